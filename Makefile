@@ -27,6 +27,7 @@ $(STAMP): requirements.txt pyproject.toml
 venv: $(STAMP)
 
 book: $(STAMP)
+	rm -rf _build/html  # stale pages of removed files must not survive
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Open _build/html/index.html"
 
@@ -37,7 +38,7 @@ test-unit: $(STAMP)
 
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=300 \
-		--sanitize-with nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
+		--nbval-sanitize-with nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
 
 # Build a one-chapter book (landing page + NB) into /tmp, to check a chapter alone.
 page: $(STAMP)

@@ -1,0 +1,189 @@
+"""Open every page of the built website in headless Chromium, as a reader would.
+
+Checks, on every page: the display math was typeset by MathJax (no raw TeX left, no
+MathJax error), no JavaScript error was raised by the page, and every static slider of
+``vaelib.widgets`` changes its figure when moved.
+
+The pages load MathJax, require.js and the widget HTML manager from public CDNs, which
+this machine cannot reach: the test serves those URLs from local copies installed from
+the npm registry (``make browser-deps`` puts them in ``.cache/js``) and blocks every
+other outside request. Needs ``make book`` first. Skips with a reason when the site,
+Chromium, playwright or the JavaScript copies are missing, except under ``CI=true``,
+where it fails instead: in CI it must run.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+JS = ROOT / ".cache" / "js" / "node_modules"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+pytestmark = pytest.mark.browser
+
+
+def _missing(reason: str):
+    if IN_CI:
+        pytest.fail(f"browser test cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _local_copy(url: str) -> Path | None:
+    """Map a CDN URL the site uses to the local npm copy of the same file."""
+    u = urlparse(url)
+    path = u.path
+    if u.netloc == "cdn.jsdelivr.net" and path.startswith("/npm/mathjax@3/"):
+        return JS / "mathjax" / path.split("/", 3)[3]
+    if u.netloc == "cdnjs.cloudflare.com" and path.endswith("/require.min.js"):
+        return JS / "requirejs" / "require.js"
+    if u.netloc in ("cdn.jsdelivr.net", "unpkg.com") and "@jupyter-widgets/html-manager" in path:
+        return JS / "@jupyter-widgets" / "html-manager" / "dist" / path.rsplit("/dist/", 1)[1]
+    return None
+
+
+CONTENT_TYPES = {".js": "application/javascript", ".woff": "font/woff", ".woff2": "font/woff2",
+                 ".css": "text/css", ".json": "application/json", ".svg": "image/svg+xml"}
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    if not (SITE / "index.html").exists():
+        _missing(f"the website is not built ({SITE}); run `make book` first")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    if executable is None:
+        _missing("Debian's chromium is not installed; run `make browser-deps`")
+    if not (JS / "mathjax" / "es5" / "tex-mml-chtml.js").exists():
+        _missing("the local copies of MathJax/require.js are missing; run `make browser-deps`")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed in this environment")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+def _pages() -> list[str]:
+    if not SITE.exists():
+        return ["(site not built)"]
+    pages = sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html")
+                   if not p.relative_to(SITE).parts[0].startswith("_"))
+    return pages or ["(site not built)"]
+
+
+def _route(route, site_url: str, blocked: list[str]):
+    url = route.request.url
+    if url.startswith(site_url) and route.request.resource_type == "document":
+        # The page pins the CDN's require.js with a subresource-integrity hash; the local
+        # copy served below is the same library from the npm registry but not the same
+        # bytes, so the hash is dropped for that one script tag.
+        response = route.fetch()
+        body = re.sub(r'(<script[^>]*?)\s+integrity="[^"]*"([^>]*require\.min\.js)',
+                      r"\1\2", response.text())
+        body = re.sub(r'(<script[^>]*require\.min\.js"[^>]*?)\s+integrity="[^"]*"',
+                      r"\1", body)
+        return route.fulfill(response=response, body=body)
+    if url.startswith(site_url) or url.startswith("data:"):
+        return route.continue_()
+    local = _local_copy(url)
+    if local is not None and local.is_file():
+        return route.fulfill(status=200, body=local.read_bytes(),
+                             headers={"Content-Type": CONTENT_TYPES.get(local.suffix,
+                                                                        "application/octet-stream"),
+                                      "Access-Control-Allow-Origin": "*"})
+    blocked.append(url)
+    return route.abort()
+
+
+@pytest.mark.parametrize("page_path", _pages())
+def test_page_renders_math_and_sliders_without_errors(browser, site_url, page_path):
+    if page_path == "(site not built)":
+        _missing("the website is not built; run `make book` first")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    blocked: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.route("**/*", lambda route: _route(route, site_url, blocked))
+    try:
+        page.goto(f"{site_url}/{page_path}", wait_until="load")
+        n_math = page.locator("div.math").count()
+        if n_math:
+            page.wait_for_function(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+                " && document.querySelectorAll('div.math mjx-container').length"
+                " >= document.querySelectorAll('div.math').length", timeout=30_000)
+            page.evaluate("() => MathJax.startup.promise")
+            untypeset = page.evaluate(
+                "() => [...document.querySelectorAll('div.math')]"
+                ".filter(d => !d.querySelector('mjx-container')).map(d => d.textContent.slice(0, 80))")
+            assert not untypeset, f"display math left as raw TeX: {untypeset}"
+            # MathJax marks a TeX error with <mjx-merror>, and an undefined macro (a
+            # missing entry in the book's MathJax macros) as red text.
+            merrors = page.evaluate(
+                "() => [...document.querySelectorAll('mjx-container mjx-merror,"
+                " mjx-container mjx-mtext[style*=\"color: red\"]')]"
+                ".map(e => e.getAttribute('data-mjx-error') || ('in ' + ((e.closest('.math') || {}).id || 'a formula without id')))")
+            assert not merrors, f"MathJax could not typeset: {merrors}"
+        explorers = page.locator(".vaebook-explorer")
+        for i in range(explorers.count()):
+            explorer = explorers.nth(i)
+            img = explorer.locator("img.vaebook-frame")
+            sliders = explorer.locator("input.vaebook-slider")
+            assert sliders.count() >= 1
+            for j in range(sliders.count()):
+                slider = sliders.nth(j)
+                before = img.get_attribute("src")
+                start = slider.input_value()
+                maximum = int(slider.get_attribute("max"))
+                target = str(maximum if int(start) != maximum else 0)
+                slider.evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }",
+                                target)
+                after = img.get_attribute("src")
+                name = slider.get_attribute("data-param")
+                assert after != before, (
+                    f"{page_path}: moving slider {name!r} of explorer {i} did not change its figure")
+                slider.evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }",
+                                start)
+                assert img.get_attribute("src") == before
+        assert not errors, f"JavaScript errors on {page_path}: {errors}"
+    finally:
+        page.close()
