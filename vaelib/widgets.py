@@ -96,13 +96,22 @@ def render_png(plot: Callable[..., Any], figsize: tuple[float, float], dpi: int,
     """Render ``plot(fig, **kwargs)`` into PNG bytes with the Agg backend.
 
     The figure is created here (no pyplot state, nothing shown), so the call is
-    side-effect free and its bytes depend only on ``plot`` and its arguments.
+    side-effect free and its bytes depend only on ``plot`` and its arguments. The image
+    is stored with an adaptive 256-colour palette (median cut, no dithering): line plots
+    and colour maps look the same and the frames are about three times smaller, which
+    keeps the pages light (every frame of every slider is embedded in the page).
     """
+    from PIL import Image
+
     fig = Figure(figsize=figsize, dpi=dpi)
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
     plot(fig, **kwargs)
+    canvas.draw()
+    rgb = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
+    image = rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                         dither=Image.Dither.NONE)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    image.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
