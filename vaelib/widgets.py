@@ -111,7 +111,7 @@ def render_png(plot: Callable[..., Any], figsize: tuple[float, float], dpi: int,
     image = rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT,
                          dither=Image.Dither.NONE)
     buf = io.BytesIO()
-    image.save(buf, format="PNG", optimize=True)
+    image.save(buf, format="PNG")
     return buf.getvalue()
 
 
