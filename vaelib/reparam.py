@@ -10,11 +10,14 @@ would give z the variance std**4).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
 import torch
 
 from ._validation import check_int, check_tensor
 
-__all__ = ["sample"]
+__all__ = ["sample", "reparameterize", "log_normal_diag", "Moments", "moment_intervals"]
 
 
 def sample(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
@@ -51,3 +54,125 @@ def _sample(mu, logvar, n_samples, generator=None):
     eps = torch.randn((n_samples, *mu.shape), dtype=mu.dtype, device=mu.device,
                       generator=generator)
     return mu + std * eps
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """Map given noise ``eps`` to the latent space: z = mu + exp(0.5 * logvar) * eps.
+
+    The deterministic half of :func:`sample`, for noise chosen by hand (a grid in
+    eps-space, the same eps pushed through two encoders).
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor, shape (..., latent_dim)
+        Mean and log-variance of the diagonal Gaussian.
+    eps : torch.Tensor, shape (..., latent_dim)
+        Standard-normal noise; broadcast against ``mu`` (e.g. shape
+        (n_points, 1, latent_dim) against (batch, latent_dim)).
+
+    Returns
+    -------
+    torch.Tensor
+        The broadcast shape of ``mu`` and ``eps``; dz/dmu = 1, dz/dstd = eps.
+    """
+    check_tensor(mu, "mu")
+    check_tensor(logvar, "logvar")
+    check_tensor(eps, "eps")
+    if mu.dim() < 1 or mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape (..., latent_dim), got "
+                         f"{tuple(mu.shape)} and {tuple(logvar.shape)}.")
+    if eps.dim() < 1 or eps.shape[-1] != mu.shape[-1]:
+        raise ValueError(f"eps must end in latent_dim={mu.shape[-1]}, got shape "
+                         f"{tuple(eps.shape)}.")
+    try:
+        torch.broadcast_shapes(mu.shape, eps.shape)
+    except RuntimeError:
+        raise ValueError(f"eps of shape {tuple(eps.shape)} does not broadcast against mu of "
+                         f"shape {tuple(mu.shape)}; add leading singleton axes, e.g. "
+                         "eps[:, None, :].") from None
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def log_normal_diag(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Log-density of a diagonal Gaussian, summed over the last (latent) axis.
+
+    log N(z; mu, diag(exp(logvar)))
+        = -0.5 * sum_d [log(2 pi) + logvar_d + (z_d - mu_d)**2 / exp(logvar_d)].
+
+    Parameters
+    ----------
+    z : torch.Tensor, shape (..., latent_dim)
+        Points, broadcast against ``mu`` (e.g. (n_samples, batch, latent_dim)).
+    mu, logvar : torch.Tensor, shape (..., latent_dim)
+
+    Returns
+    -------
+    torch.Tensor, shape (...)
+        The broadcast shape without the latent axis.
+    """
+    for t, name in ((z, "z"), (mu, "mu"), (logvar, "logvar")):
+        check_tensor(t, name)
+    if mu.dim() < 1 or mu.shape != logvar.shape or z.shape[-1:] != mu.shape[-1:]:
+        raise ValueError(f"z, mu and logvar must end in the same latent_dim and mu, logvar "
+                         f"must share a shape; got {tuple(z.shape)}, {tuple(mu.shape)}, "
+                         f"{tuple(logvar.shape)}.")
+    return _log_normal_diag(z, mu, logvar)
+
+
+def _log_normal_diag(z, mu, logvar):
+    """Unchecked kernel of :func:`log_normal_diag` (for training loops)."""
+    return -0.5 * (np.log(2 * np.pi) + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(-1)
+
+
+class Moments(NamedTuple):
+    """Sample moments of Monte Carlo draws with confidence intervals (per coordinate)."""
+
+    mean: np.ndarray
+    mean_low: np.ndarray
+    mean_high: np.ndarray
+    var: np.ndarray
+    var_low: np.ndarray
+    var_high: np.ndarray
+
+
+def moment_intervals(z, confidence: float = 0.99) -> Moments:
+    """Sample mean and variance of draws along axis 0, with exact Gaussian intervals.
+
+    For n i.i.d. draws of N(m, v) with sample mean zbar and unbiased sample variance s2,
+
+        (zbar - m) / sqrt(s2 / n) ~ Student t(n - 1),
+        (n - 1) s2 / v            ~ chi-square(n - 1),
+
+    so [zbar -/+ t_{1-a/2} sqrt(s2/n)] and [(n-1) s2 / chi2_{1-a/2}, (n-1) s2 / chi2_{a/2}]
+    contain m and v with probability ``confidence`` = 1 - a each.
+
+    Parameters
+    ----------
+    z : array-like or torch.Tensor, shape (n_samples, ...)
+        Draws; at least 2 along the first axis.
+    confidence : float in (0, 1)
+
+    Returns
+    -------
+    Moments
+        Each field an array of shape ``z.shape[1:]`` (float64).
+    """
+    from scipy import stats
+
+    from ._validation import check_array
+
+    if isinstance(z, torch.Tensor):
+        z = z.detach().cpu().numpy()
+    z = check_array(z, "z")
+    if z.ndim < 1 or z.shape[0] < 2:
+        raise ValueError(f"z needs at least 2 draws along axis 0, got shape {z.shape}.")
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}; e.g. 0.99.")
+    n = z.shape[0]
+    alpha = 1.0 - float(confidence)
+    mean = z.mean(axis=0)
+    var = z.var(axis=0, ddof=1)
+    half = stats.t.ppf(1 - alpha / 2, df=n - 1) * np.sqrt(var / n)
+    var_low = (n - 1) * var / stats.chi2.ppf(1 - alpha / 2, df=n - 1)
+    var_high = (n - 1) * var / stats.chi2.ppf(alpha / 2, df=n - 1)
+    return Moments(mean, mean - half, mean + half, var, var_low, var_high)

@@ -1,0 +1,374 @@
+"""Tests of vaelib.gradients: both estimators against closed-form gradients.
+
+Unbiasedness is checked by seeded Monte Carlo: R independent L-sample estimates, whose
+mean must lie within 5 standard errors sqrt(var / R) of the closed form in every
+coordinate (|N(0, 1)| > 5 has probability 6e-7 per coordinate, so a failure means bias,
+not bad luck). Variances are checked against their closed forms with a tolerance of
+5 standard errors of the sample variance, sqrt((m4 - s**4) / R), m4 the fourth central
+moment estimated from the same draws.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from torch.distributions import Normal
+
+from vaelib.gradients import (
+    _surrogate_elbo, fit_with_estimator, gaussian_score, gradient_moments, pathwise_grad,
+    score_function_grad, squared_norm_grad, squared_norm_grad_variance)
+from vaelib.reparam import sample
+
+DT = torch.float64
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+MU = torch.tensor([[0.5, -1.0, 0.0], [1.5, 0.2, -0.3]], dtype=DT)
+LOGVAR = torch.tensor([[0.0, -1.0, 0.5], [-2.0, 0.3, 0.0]], dtype=DT)
+A = torch.tensor([0.4, -0.7, 0.25], dtype=DT)
+
+
+def _sum_of_squares(z):
+    return (z ** 2).sum(-1)
+
+
+def _linear(z):
+    return z @ A
+
+
+def _exp_linear(z):
+    return torch.exp(z @ A)
+
+
+def _exact(name, mu, logvar):
+    """Closed-form gradients of E[f(z)], z ~ N(mu, diag(exp(logvar)))."""
+    var = torch.exp(logvar)
+    if name == "sum_of_squares":                 # E = sum(mu^2 + var)
+        return 2 * mu, var
+    if name == "linear":                         # E = a^T mu
+        return A.expand_as(mu), torch.zeros_like(mu)
+    if name == "exp_linear":                     # E = exp(a^T mu + a^2^T var / 2)
+        E = torch.exp(mu @ A + 0.5 * var @ A ** 2)[..., None]
+        return A * E, 0.5 * A ** 2 * var * E
+    raise KeyError(name)
+
+
+OBJECTIVES = {"sum_of_squares": _sum_of_squares, "linear": _linear,
+              "exp_linear": _exp_linear}
+ESTIMATORS = [
+    ("pathwise", pathwise_grad, {}),
+    ("score", score_function_grad, {}),
+    ("score-constant", score_function_grad, {"baseline": 2.0}),
+    ("score-mean", score_function_grad, {"baseline": "mean"}),
+]
+
+
+@pytest.mark.parametrize("fname", list(OBJECTIVES))
+@pytest.mark.parametrize("label, estimator, kwargs", ESTIMATORS, ids=[e[0] for e in ESTIMATORS])
+def test_estimators_are_unbiased(fname, label, estimator, kwargs):
+    m = gradient_moments(estimator, OBJECTIVES[fname], MU, LOGVAR, n_samples=4,
+                         n_repeats=40_000, generator=_gen(1), **kwargs)
+    grad_mu, grad_logvar = _exact(fname, MU, LOGVAR)
+    # 5 standard errors, plus round-off room for the zero-variance cases (pathwise, linear f)
+    assert torch.all((m.mean_mu - grad_mu).abs() <= 5 * m.stderr_mu + 1e-10)
+    assert torch.all((m.mean_logvar - grad_logvar).abs() <= 5 * m.stderr_logvar + 1e-10)
+
+
+def test_output_shapes_follow_mu():
+    for estimator in (pathwise_grad, score_function_grad):
+        for shape in [(3,), (2, 3), (4, 2, 3)]:
+            mu = torch.zeros(shape)
+            g_mu, g_logvar = estimator(_sum_of_squares, mu, mu, 2, generator=_gen())
+            assert g_mu.shape == shape and g_logvar.shape == shape
+            assert not g_mu.requires_grad
+
+
+def test_pathwise_is_exact_for_a_linear_objective():
+    g_mu, g_logvar = pathwise_grad(_linear, MU, LOGVAR, 1, generator=_gen(2))
+    torch.testing.assert_close(g_mu, A.expand_as(MU))
+
+
+def test_pathwise_matches_autograd_through_sample():
+    # the same generator state gives the same eps as vaelib.reparam.sample
+    mu = MU.clone().requires_grad_(True)
+    logvar = LOGVAR.clone().requires_grad_(True)
+    z = sample(mu, logvar, 5, generator=_gen(3))
+    _exp_linear(z).mean(0).sum().backward()
+    g_mu, g_logvar = pathwise_grad(_exp_linear, MU, LOGVAR, 5, generator=_gen(3))
+    torch.testing.assert_close(g_mu, mu.grad)
+    torch.testing.assert_close(g_logvar, logvar.grad)
+
+
+def test_both_estimators_see_the_same_samples():
+    seen = []
+
+    def f(z):
+        seen.append(z.detach().clone())
+        return _sum_of_squares(z)
+
+    pathwise_grad(f, MU, LOGVAR, 3, generator=_gen(4))
+    score_function_grad(f, MU, LOGVAR, 3, generator=_gen(4))
+    assert torch.equal(seen[0], seen[1])
+    assert torch.equal(seen[0], sample(MU, LOGVAR, 3, generator=_gen(4)))
+
+
+def test_gaussian_score_matches_autograd_of_torch_log_prob():
+    mu = MU.clone().requires_grad_(True)
+    logvar = LOGVAR.clone().requires_grad_(True)
+    eps = torch.randn((4, *MU.shape), dtype=DT, generator=_gen(5))
+    z = (MU + torch.exp(0.5 * LOGVAR) * eps).detach()
+    log_q = Normal(mu, torch.exp(0.5 * logvar)).log_prob(z)
+    for l in range(4):
+        g_mu, g_logvar = torch.autograd.grad(log_q[l].sum(), (mu, logvar), retain_graph=True)
+        s_mu, s_logvar = gaussian_score(eps[l], LOGVAR)
+        torch.testing.assert_close(s_mu, g_mu)
+        torch.testing.assert_close(s_logvar, g_logvar)
+
+
+def test_score_function_equals_hand_written_formula():
+    L = 3
+    g_mu, g_logvar = score_function_grad(_sum_of_squares, MU, LOGVAR, L,
+                                         generator=_gen(6), baseline="mean")
+    eps = torch.randn((L, *MU.shape), dtype=DT, generator=_gen(6))
+    std = torch.exp(0.5 * LOGVAR)
+    fz = _sum_of_squares(MU + std * eps)
+    b = torch.stack([(fz.sum(0) - fz[l]) / (L - 1) for l in range(L)])   # leave-one-out
+    w = (fz - b)[..., None]
+    torch.testing.assert_close(g_mu, (w * eps / std).mean(0))
+    torch.testing.assert_close(g_logvar, (w * 0.5 * (eps ** 2 - 1)).mean(0))
+
+
+def test_score_function_handles_a_step_function():
+    # d/dmu_1 P(z_1 > 0) = phi(mu_1 / std_1) / std_1 (standard normal density phi)
+    mu = torch.tensor([0.5, -0.2], dtype=DT)
+    logvar = torch.tensor([0.0, 0.7], dtype=DT)
+
+    def step(z):
+        return (z[..., 0] > 0).to(z.dtype)
+
+    m = gradient_moments(score_function_grad, step, mu, logvar, n_samples=8,
+                         n_repeats=50_000, generator=_gen(7), baseline="mean")
+    exact = stats.norm.pdf(0.5)
+    assert abs(m.mean_mu[0].item() - exact) <= 5 * m.stderr_mu[0].item()
+    assert abs(m.mean_mu[1].item()) <= 5 * m.stderr_mu[1].item()
+    with pytest.raises(ValueError, match="differentiable f"):
+        pathwise_grad(step, mu, logvar, 4)
+
+
+@pytest.mark.parametrize("name, estimator", [("pathwise", pathwise_grad),
+                                             ("score", score_function_grad)])
+@pytest.mark.parametrize("mu_value, std", [(0.0, 1.0), (1.0, 0.5), (-0.5, 2.0)])
+def test_one_sample_variance_matches_closed_form(name, estimator, mu_value, std):
+    D, R = 4, 200_000
+    mu = torch.full((D,), mu_value, dtype=DT)
+    mu[1] = 0.3
+    logvar = torch.full((D,), 2 * math.log(std), dtype=DT)
+    g_mu, g_logvar = estimator(_sum_of_squares, mu.expand(R, D), logvar.expand(R, D), 1,
+                               generator=_gen(8))
+    var_mu, var_logvar = squared_norm_grad_variance(mu, logvar, name)
+    for draws, var in ((g_mu, var_mu), (g_logvar, var_logvar)):
+        s2 = draws.var(0)
+        m4 = ((draws - draws.mean(0)) ** 4).mean(0)
+        se = ((m4 - s2 ** 2) / R).sqrt()
+        assert torch.all((s2 - var).abs() <= 5 * se)
+
+
+def test_score_variance_at_zero_mean_is_d_plus_2_times_d_plus_4():
+    for D in (1, 5, 30):
+        var_mu, _ = squared_norm_grad_variance(torch.zeros(D), torch.zeros(D), "score")
+        torch.testing.assert_close(var_mu, torch.full((D,), float((D + 2) * (D + 4))))
+
+
+def test_variance_of_l_sample_estimator_scales_as_one_over_l():
+    L = 10
+    m = gradient_moments(pathwise_grad, _sum_of_squares, MU, LOGVAR, n_samples=L,
+                         n_repeats=100_000, generator=_gen(9))
+    var_mu, _ = squared_norm_grad_variance(MU, LOGVAR, "pathwise")
+    # sample variance of Gaussian draws: relative standard error sqrt(2 / R) = 0.0045
+    torch.testing.assert_close(m.var_mu, var_mu / L, rtol=5 * math.sqrt(2 / 100_000), atol=0)
+
+
+def test_squared_norm_grad_matches_autograd_of_the_closed_form_expectation():
+    mu = MU.clone().requires_grad_(True)
+    logvar = LOGVAR.clone().requires_grad_(True)
+    (mu ** 2 + torch.exp(logvar)).sum().backward()
+    g_mu, g_logvar = squared_norm_grad(MU, LOGVAR)
+    torch.testing.assert_close(g_mu, mu.grad)
+    torch.testing.assert_close(g_logvar, logvar.grad)
+
+
+def test_full_batch_mean_baseline_would_be_biased_by_l_minus_one_over_l():
+    # why the baseline is leave-one-out: including f(z_l) in its own baseline shrinks
+    # the expected gradient by (L - 1) / L (checked here by hand, exercise reparam-2)
+    L, R = 4, 200_000
+    mu, logvar = torch.tensor([1.0], dtype=DT), torch.tensor([0.0], dtype=DT)
+    eps = torch.randn((L, R, 1), dtype=DT, generator=_gen(10))
+    fz = _sum_of_squares(mu + eps)
+    g = ((fz - fz.mean(0))[..., None] * eps).mean(0)[:, 0]
+    assert abs(g.mean().item() - (L - 1) / L * 2.0) <= 5 * (g.std() / math.sqrt(R)).item()
+
+
+# --- the VAE surrogate, with a tiny hand-made model --------------------------------------
+class TinyVAE(torch.nn.Module):
+    """x (batch, 3) -> q(z | x) with z in R^2 -> Bernoulli logits for x."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = torch.nn.Linear(3, 4)
+        self.dec = torch.nn.Linear(2, 3)
+
+    def encode(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z):
+        return self.dec(z)
+
+    def log_likelihood(self, x, logits):
+        return -torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, x.expand_as(logits), reduction="none").sum(-1)
+
+
+def _tiny(seed=0):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return TinyVAE().double()
+
+
+X_TINY = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]], dtype=DT)
+
+
+def test_surrogate_gradients_of_all_estimators_agree_in_expectation():
+    # average the parameter gradient over many independent surrogate draws: encoder and
+    # decoder gradients of "score" and "score+mean" must match the pathwise ones within
+    # 5 standard errors (the pathwise estimate itself is averaged too)
+    model = _tiny()
+    R, L = 4000, 4
+
+    def grads(estimator, seed):
+        gen = _gen(seed)
+        rows = []
+        for _ in range(R // 100):
+            x = X_TINY.repeat(100, 1)
+            _, surrogate = _surrogate_elbo(model, x, estimator, L, gen)
+            flat = torch.cat([g.reshape(-1) for g in torch.autograd.grad(
+                surrogate.sum(), list(model.parameters()))])
+            rows.append(flat / x.shape[0])
+        g = torch.stack(rows)
+        return g.mean(0), g.std(0) / math.sqrt(g.shape[0])
+
+    from vaelib.train import num_threads
+
+    with num_threads(1):                 # tiny matrices: one thread is fastest
+        m_path, se_path = grads("pathwise", 11)
+        for estimator in ("score", "score+mean"):
+            m, se = grads(estimator, 12)
+            assert torch.all((m - m_path).abs() <= 5 * (se**2 + se_path**2).sqrt() + 1e-12)
+
+
+def test_surrogate_value_is_the_elbo_of_vaelib_elbo():
+    from vaelib.elbo import _elbo
+
+    model = _tiny()
+    elbo, surrogate = _surrogate_elbo(model, X_TINY, "score+mean", 3, _gen(13))
+    torch.testing.assert_close(elbo, _elbo(model, X_TINY, 3, _gen(13)))
+    torch.testing.assert_close(elbo, _surrogate_elbo(model, X_TINY, "pathwise", 3, _gen(13))[0])
+
+
+def test_fit_with_estimator_is_deterministic_and_improves_the_elbo():
+    X = X_TINY.repeat(20, 1)
+    runs = []
+    for _ in range(2):
+        model = _tiny(1)
+        runs.append(fit_with_estimator(model, X, estimator="pathwise", epochs=15,
+                                       batch_size=20, lr=0.05, seed=3, X_test=X_TINY))
+    assert runs[0] == runs[1]
+    assert runs[0].test_elbo[-1] > runs[0].test_elbo[0]
+    assert len(runs[0].train_elbo) == 15 and len(runs[0].test_elbo) == 15
+
+
+def test_compare_estimators_starts_every_run_alike_and_caches(tmp_path, monkeypatch):
+    pytest.importorskip("vaelib.models")
+    from vaelib.gradients import compare_estimators
+
+    monkeypatch.setenv("VAEBOOK_CACHE", str(tmp_path))
+    kwargs = dict(latent_dim=2, epochs=1, hidden_dims=(16,), batch_size=256)
+    first = compare_estimators(**kwargs)
+    assert set(first) == {"pathwise", "score", "score+mean"}
+    assert all(len(c.test_elbo) == 1 and len(c.train_elbo) == 1 for c in first.values())
+    assert len(list((tmp_path / "gradients").glob("compare-*.json"))) == 1
+    assert compare_estimators(**kwargs) == first            # read back from the cache
+    assert compare_estimators(**kwargs, cache=False) == first   # and reproducible
+
+
+def test_fit_with_estimator_bad_inputs():
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        fit_with_estimator(_tiny(), X_TINY, estimator="reinforce", epochs=1)
+    with pytest.raises(ValueError, match="n_samples >= 2"):
+        fit_with_estimator(_tiny(), X_TINY, estimator="score+mean", epochs=1, n_samples=1)
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        fit_with_estimator(_tiny(), X_TINY, estimator="score", epochs=0)
+    with pytest.raises(ValueError, match="NaN"):
+        fit_with_estimator(_tiny(), X_TINY * float("nan"), estimator="score", epochs=1)
+    with pytest.raises(ValueError, match="2 dimension"):
+        fit_with_estimator(_tiny(), X_TINY[0], estimator="score", epochs=1)
+
+
+# --- bad inputs -----------------------------------------------------------------------
+@pytest.mark.parametrize("estimator", [pathwise_grad, score_function_grad])
+def test_estimator_bad_inputs(estimator):
+    mu = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="n_samples must be >= 1"):
+        estimator(_sum_of_squares, mu, mu, 0)
+    with pytest.raises(TypeError, match="f must be a function"):
+        estimator("sum of squares", mu, mu, 1)
+    with pytest.raises(ValueError, match="same shape"):
+        estimator(_sum_of_squares, mu, torch.zeros(2, 4), 1)
+    with pytest.raises(ValueError, match="NaN"):
+        estimator(_sum_of_squares, torch.full((2, 3), float("nan")), mu, 1)
+    with pytest.raises(ValueError, match="NaN"):
+        estimator(_sum_of_squares, mu, torch.full((2, 3), float("inf")), 1)
+    with pytest.raises(ValueError, match="at least one dimension"):
+        estimator(_sum_of_squares, torch.tensor(0.0), torch.tensor(0.0), 1)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        estimator(_sum_of_squares, [0.0, 1.0], mu, 1)
+    with pytest.raises(ValueError, match=r"map shape \(..., latent_dim\) to \(...\)"):
+        estimator(lambda z: z ** 2, mu, mu, 1)
+    with pytest.raises(ValueError, match="f returned NaN"):
+        estimator(lambda z: torch.log(z).sum(-1) * 0 + float("nan"), mu, mu, 1)
+    with pytest.raises(TypeError, match="f must return a torch.Tensor"):
+        estimator(lambda z: 1.0, mu, mu, 1)
+    with pytest.raises(TypeError, match="generator"):
+        estimator(_sum_of_squares, mu, mu, 1, generator=np.random.default_rng(0))
+
+
+def test_score_function_bad_baselines():
+    mu = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="n_samples >= 2"):
+        score_function_grad(_sum_of_squares, mu, mu, 1, baseline="mean")
+    with pytest.raises(ValueError, match="None, a number or 'mean'"):
+        score_function_grad(_sum_of_squares, mu, mu, 2, baseline="median")
+    with pytest.raises(TypeError, match="None, a number or 'mean'"):
+        score_function_grad(_sum_of_squares, mu, mu, 2, baseline=True)
+    with pytest.raises(ValueError, match="finite"):
+        score_function_grad(_sum_of_squares, mu, mu, 2, baseline=float("nan"))
+
+
+def test_gradient_moments_bad_inputs():
+    mu = torch.zeros(3)
+    with pytest.raises(ValueError, match="n_repeats must be >= 2"):
+        gradient_moments(pathwise_grad, _sum_of_squares, mu, mu, 1, 1)
+    with pytest.raises(TypeError, match="estimator"):
+        gradient_moments("pathwise", _sum_of_squares, mu, mu, 1, 10)
+
+
+def test_squared_norm_grad_variance_bad_inputs():
+    mu = torch.zeros(3)
+    with pytest.raises(ValueError, match="'pathwise' or 'score'"):
+        squared_norm_grad_variance(mu, mu, "reinforce")
+    with pytest.raises(ValueError, match="same shape"):
+        squared_norm_grad_variance(mu, torch.zeros(2), "score")

@@ -1,0 +1,615 @@
+"""Score-function and pathwise estimators of the gradient of an expectation (chapter 5).
+
+Both estimate the gradient, with respect to the parameters (mu, logvar) of
+q = N(mu, diag(exp(logvar))), of
+
+    F(mu, logvar) = E_{z ~ q}[f(z)].
+
+* Score function (likelihood ratio, REINFORCE; Williams, 1992): move the gradient onto
+  the log-density,
+
+      grad F = E_q[(f(z) - b) grad log q(z)],
+      d log q / d mu_d     = (z_d - mu_d) / std_d**2 = eps_d / std_d,
+      d log q / d logvar_d = ((z_d - mu_d)**2 / std_d**2 - 1) / 2 = (eps_d**2 - 1) / 2,
+
+  valid for any f (even a step function) and any baseline b that does not depend on z,
+  because E_q[grad log q] = 0.
+* Pathwise (reparameterization; Kingma & Welling, 2014; Rezende et al., 2014): write
+  z = mu + std * eps and move the gradient inside,
+
+      grad F = E_eps[grad f(mu + std * eps)],
+      d/d mu_d = df/dz_d,    d/d logvar_d = df/dz_d * eps_d * std_d / 2,
+
+  which needs f differentiable in z.
+
+Both are averages over L samples. Drawn with the same ``generator`` state, the two
+estimators see the same noise eps (common random numbers), so their difference is
+the estimator, not the luck of the draw. The review of Mohamed et al. (2020) treats
+both in depth.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from ._validation import check_int, check_tensor
+
+__all__ = [
+    "pathwise_grad", "score_function_grad", "gaussian_score",
+    "GradientMoments", "gradient_moments",
+    "squared_norm_grad", "squared_norm_grad_variance",
+    "TrainingCurves", "fit_with_estimator", "compare_estimators",
+]
+
+Objective = Callable[[torch.Tensor], torch.Tensor]
+
+
+# ---------------------------------------------------------------------------------
+# validation shared by the estimators
+# ---------------------------------------------------------------------------------
+def _check_problem(f, mu, logvar, n_samples, generator):
+    if not callable(f):
+        raise TypeError(f"f must be a function mapping a tensor (..., latent_dim) to (...), "
+                        f"e.g. lambda z: (z ** 2).sum(-1); got {type(f).__name__}.")
+    check_tensor(mu, "mu")
+    check_tensor(logvar, "logvar")
+    if mu.dim() < 1:
+        raise ValueError("mu must have at least one dimension (..., latent_dim); "
+                         "wrap a scalar as mu.reshape(1).")
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} "
+                         f"and {tuple(logvar.shape)}.")
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got "
+                        f"{type(generator).__name__}.")
+    return n_samples
+
+
+def _eval_f(f, z):
+    """f(z) with its output shape and values checked: (L, ...) and finite."""
+    fz = f(z)
+    if not isinstance(fz, torch.Tensor):
+        raise TypeError(f"f must return a torch.Tensor, got {type(fz).__name__}.")
+    if fz.shape != z.shape[:-1]:
+        raise ValueError(f"f must map shape (..., latent_dim) to (...): given z of shape "
+                         f"{tuple(z.shape)} it returned {tuple(fz.shape)}. Reduce over the "
+                         "last axis, e.g. (z ** 2).sum(-1).")
+    if not bool(torch.isfinite(fz).all()):
+        raise ValueError("f returned NaN or infinite values; check f on the samples z.")
+    return fz
+
+
+def _draw_eps(mu, n_samples, generator):
+    """Noise eps of shape (n_samples, *mu.shape), drawn exactly as vaelib.reparam._sample."""
+    return torch.randn((n_samples, *mu.shape), dtype=mu.dtype, device=mu.device,
+                       generator=generator)
+
+
+# ---------------------------------------------------------------------------------
+# the two estimators
+# ---------------------------------------------------------------------------------
+def pathwise_grad(f: Objective, mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
+                  generator: torch.Generator | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pathwise (reparameterization) estimate of the gradient of E_q[f(z)].
+
+    grad F ~= (1/L) sum_l grad_{mu, logvar} f(mu + exp(logvar / 2) * eps_l),
+    eps_l ~ N(0, I), computed by automatic differentiation through z.
+
+    Parameters
+    ----------
+    f : callable
+        Maps a tensor (..., latent_dim) to (...); must be differentiable in z with
+        torch operations.
+    mu, logvar : torch.Tensor, shape (..., latent_dim)
+        Parameters of q = N(mu, diag(exp(logvar))); leading axes index independent
+        distributions (a batch), each of whose gradients is estimated.
+    n_samples : int
+        Number L of Monte Carlo samples (>= 1).
+    generator : torch.Generator, optional
+        Source of eps; the same state gives the same eps as :func:`score_function_grad`
+        and :func:`vaelib.reparam.sample`.
+
+    Returns
+    -------
+    grad_mu, grad_logvar : torch.Tensor, each of the shape of ``mu``
+        Detached estimates of dF/dmu and dF/dlogvar.
+    """
+    n_samples = _check_problem(f, mu, logvar, n_samples, generator)
+    return _pathwise_grad(f, mu, logvar, n_samples, generator)
+
+
+def _pathwise_grad(f, mu, logvar, n_samples, generator=None):
+    """Unchecked kernel of :func:`pathwise_grad`."""
+    mu = mu.detach().requires_grad_(True)
+    logvar = logvar.detach().requires_grad_(True)
+    eps = _draw_eps(mu, n_samples, generator)
+    with torch.enable_grad():
+        z = mu + torch.exp(0.5 * logvar) * eps               # (L, ..., latent_dim)
+        fz = _eval_f(f, z)                                    # (L, ...)
+        if not fz.requires_grad:
+            raise ValueError(
+                "f(z) carries no gradient with respect to z (a step function, or computed "
+                "with .detach(), numpy or integer casts?). The pathwise estimator needs a "
+                "differentiable f; use score_function_grad for such an f.")
+        grad_mu, grad_logvar = torch.autograd.grad(fz.mean(0).sum(), (mu, logvar),
+                                                   allow_unused=True)
+    grad_mu = torch.zeros_like(mu) if grad_mu is None else grad_mu
+    grad_logvar = torch.zeros_like(logvar) if grad_logvar is None else grad_logvar
+    return grad_mu.detach(), grad_logvar.detach()
+
+
+def gaussian_score(eps: torch.Tensor, logvar: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Score of the diagonal Gaussian at z = mu + std * eps, coordinate by coordinate.
+
+    d log q / d mu_d     = (z_d - mu_d) / std_d**2 = eps_d / std_d,
+    d log q / d logvar_d = ((z_d - mu_d)**2 / std_d**2 - 1) / 2 = (eps_d**2 - 1) / 2.
+
+    Parameters
+    ----------
+    eps : torch.Tensor, shape (..., latent_dim)
+        Standardised draw (z - mu) / std.
+    logvar : torch.Tensor, shape broadcastable to ``eps``
+
+    Returns
+    -------
+    score_mu, score_logvar : torch.Tensor, the shape of ``eps``
+        Both have expectation zero under eps ~ N(0, I).
+    """
+    check_tensor(eps, "eps")
+    check_tensor(logvar, "logvar")
+    return _gaussian_score(eps, logvar)
+
+
+def _gaussian_score(eps, logvar):
+    """Unchecked kernel of :func:`gaussian_score`."""
+    return eps * torch.exp(-0.5 * logvar), 0.5 * (eps.pow(2) - 1.0)
+
+
+def _check_baseline(baseline, n_samples):
+    if baseline is None:
+        return None
+    if isinstance(baseline, str):
+        if baseline != "mean":
+            raise ValueError(f"baseline must be None, a number or 'mean', got {baseline!r}.")
+        if n_samples < 2:
+            raise ValueError("baseline='mean' (leave-one-out) needs n_samples >= 2: with "
+                             "one sample there is no other sample to average.")
+        return "mean"
+    if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real):
+        raise TypeError(f"baseline must be None, a number or 'mean', got "
+                        f"{type(baseline).__name__}.")
+    if not np.isfinite(float(baseline)):
+        raise ValueError(f"baseline must be finite, got {baseline}.")
+    return float(baseline)
+
+
+def score_function_grad(f: Objective, mu: torch.Tensor, logvar: torch.Tensor,
+                        n_samples: int, generator: torch.Generator | None = None,
+                        baseline: float | str | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Score-function (REINFORCE) estimate of the gradient of E_q[f(z)].
+
+    grad F ~= (1/L) sum_l (f(z_l) - b_l) grad_{mu, logvar} log q(z_l),
+    z_l = mu + std * eps_l, with the score of :func:`gaussian_score`. f is only
+    evaluated, never differentiated.
+
+    Parameters
+    ----------
+    f : callable
+        Maps a tensor (..., latent_dim) to (...); any function, differentiable or not.
+    mu, logvar : torch.Tensor, shape (..., latent_dim)
+        Parameters of q = N(mu, diag(exp(logvar))); leading axes index independent
+        distributions.
+    n_samples : int
+        Number L of Monte Carlo samples (>= 1).
+    generator : torch.Generator, optional
+        Source of eps (the same eps as :func:`pathwise_grad` for the same state).
+    baseline : None, float or "mean"
+        What is subtracted from f(z_l) before it multiplies the score; every choice
+        keeps the estimator unbiased:
+
+        * ``None``: b_l = 0, the plain estimator.
+        * a number c: b_l = c, a constant (it does not depend on the samples, and
+          E_q[grad log q] = 0). A good c is close to E_q[f].
+        * ``"mean"``: the leave-one-out mean b_l = (1/(L-1)) sum_{k != l} f(z_k)
+          (Kool et al., 2019), computed separately for each distribution of the batch.
+          It is independent of z_l, so unbiased; needs L >= 2. (The plain batch mean,
+          which includes f(z_l) itself, would shrink the gradient by (L - 1)/L.)
+
+    Returns
+    -------
+    grad_mu, grad_logvar : torch.Tensor, each of the shape of ``mu``
+    """
+    n_samples = _check_problem(f, mu, logvar, n_samples, generator)
+    baseline = _check_baseline(baseline, n_samples)
+    return _score_function_grad(f, mu, logvar, n_samples, generator, baseline)
+
+
+def _score_function_grad(f, mu, logvar, n_samples, generator=None, baseline=None):
+    """Unchecked kernel of :func:`score_function_grad` (baseline already checked)."""
+    with torch.no_grad():
+        mu, logvar = mu.detach(), logvar.detach()
+        eps = _draw_eps(mu, n_samples, generator)
+        z = mu + torch.exp(0.5 * logvar) * eps                # (L, ..., latent_dim)
+        fz = _eval_f(f, z)                                     # (L, ...)
+        if baseline == "mean":                                 # leave-one-out mean
+            fz = fz - (fz.sum(0, keepdim=True) - fz) / (n_samples - 1)
+        elif baseline is not None:
+            fz = fz - baseline
+        score_mu, score_logvar = _gaussian_score(eps, logvar)
+        weight = fz.unsqueeze(-1)
+        return (weight * score_mu).mean(0), (weight * score_logvar).mean(0)
+
+
+# ---------------------------------------------------------------------------------
+# measuring an estimator
+# ---------------------------------------------------------------------------------
+class GradientMoments(NamedTuple):
+    """Mean and variance of an estimator over independent repeats (each the shape of mu)."""
+
+    mean_mu: torch.Tensor
+    mean_logvar: torch.Tensor
+    var_mu: torch.Tensor
+    var_logvar: torch.Tensor
+    n_repeats: int
+
+    @property
+    def stderr_mu(self) -> torch.Tensor:
+        """Standard error of ``mean_mu``: sqrt(var_mu / n_repeats)."""
+        return (self.var_mu / self.n_repeats).sqrt()
+
+    @property
+    def stderr_logvar(self) -> torch.Tensor:
+        """Standard error of ``mean_logvar``."""
+        return (self.var_logvar / self.n_repeats).sqrt()
+
+
+def gradient_moments(estimator: Callable, f: Objective, mu: torch.Tensor,
+                     logvar: torch.Tensor, n_samples: int, n_repeats: int,
+                     generator: torch.Generator | None = None, **kwargs) -> GradientMoments:
+    """Run an estimator ``n_repeats`` times independently; mean and variance of its output.
+
+    The repeats are one vectorised call: (mu, logvar) is stacked ``n_repeats`` times
+    along a new leading axis, and the estimator treats each copy as an independent
+    distribution. The variance is the unbiased sample variance over the repeats.
+
+    Parameters
+    ----------
+    estimator : callable
+        :func:`pathwise_grad`, :func:`score_function_grad` or anything with their
+        signature.
+    f : callable
+        Objective, (..., latent_dim) -> (...).
+    mu, logvar : torch.Tensor, shape (..., latent_dim)
+    n_samples : int
+        L, the samples inside one estimate.
+    n_repeats : int
+        Number of independent estimates (>= 2).
+    generator : torch.Generator, optional
+    **kwargs
+        Passed to the estimator (e.g. ``baseline="mean"``).
+
+    Returns
+    -------
+    GradientMoments
+        ``mean_*`` and ``var_*`` of the L-sample estimate, each the shape of ``mu``.
+    """
+    if not callable(estimator):
+        raise TypeError("estimator must be pathwise_grad, score_function_grad or a "
+                        "function with their signature.")
+    n_repeats = check_int(n_repeats, "n_repeats", minimum=2)
+    check_tensor(mu, "mu")
+    check_tensor(logvar, "logvar")
+    mu_rep = mu.detach().expand(n_repeats, *mu.shape)
+    logvar_rep = logvar.detach().expand(n_repeats, *logvar.shape)
+    grad_mu, grad_logvar = estimator(f, mu_rep, logvar_rep, n_samples,
+                                     generator=generator, **kwargs)
+    return GradientMoments(grad_mu.mean(0), grad_logvar.mean(0),
+                           grad_mu.var(0), grad_logvar.var(0), n_repeats)
+
+
+# ---------------------------------------------------------------------------------
+# a test objective with everything in closed form: f(z) = ||z||^2
+# ---------------------------------------------------------------------------------
+def squared_norm_grad(mu: torch.Tensor, logvar: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact gradient of E_q[||z||^2] = sum_d (mu_d**2 + exp(logvar_d)).
+
+    dF/dmu_d = 2 mu_d,    dF/dlogvar_d = exp(logvar_d) = std_d**2.
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor, shape (..., latent_dim)
+
+    Returns
+    -------
+    grad_mu, grad_logvar : torch.Tensor, each of the shape of ``mu``
+    """
+    check_tensor(mu, "mu")
+    check_tensor(logvar, "logvar")
+    return 2 * mu, torch.exp(logvar)
+
+
+def squared_norm_grad_variance(mu: torch.Tensor, logvar: torch.Tensor, estimator: str
+                               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Variance of one-sample estimates (L = 1) of the gradient of E_q[||z||^2].
+
+    Divide by L for the plain L-sample estimators. With m = mu_d, s = std_d and,
+    over the other coordinates j != d, B_1 = sum (mu_j**2 + s_j**2) = E[B] and
+    B_2 = E[B**2] = B_1**2 + sum (4 mu_j**2 s_j**2 + 2 s_j**4), where
+    B = sum_{j != d} z_j**2:
+
+    * ``"pathwise"``: per-sample gradients 2 z_d and z_d s eps_d, so
+      Var[d/dmu_d] = 4 s**2 and Var[d/dlogvar_d] = m**2 s**2 + 2 s**4
+      (no dependence on the other coordinates).
+    * ``"score"`` (no baseline): per-sample gradients f eps_d / s and
+      f (eps_d**2 - 1) / 2 with f = z_d**2 + B; moments of eps up to order 8 give
+
+          Var[d/dmu_d]     = (m**4 + 18 m**2 s**2 + 15 s**4 + 2 (m**2 + 3 s**2) B_1 + B_2) / s**2
+                             - 4 m**2,
+          Var[d/dlogvar_d] = (2 m**4 + 60 m**2 s**2 + 78 s**4 + 2 (2 m**2 + 10 s**2) B_1
+                              + 2 B_2) / 4 - s**4.
+
+      At mu = 0 and equal s the first is s**2 (D + 2)(D + 4): it grows like D**2
+      with the latent dimension D, while the pathwise variance stays 4 s**2.
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor, shape (..., latent_dim)
+    estimator : {"pathwise", "score"}
+
+    Returns
+    -------
+    var_mu, var_logvar : torch.Tensor, each of the shape of ``mu``
+    """
+    check_tensor(mu, "mu")
+    check_tensor(logvar, "logvar")
+    if mu.dim() < 1 or mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape (..., latent_dim), got "
+                         f"{tuple(mu.shape)} and {tuple(logvar.shape)}.")
+    m2, s2 = mu.pow(2), torch.exp(logvar)
+    if estimator == "pathwise":
+        return 4 * s2, m2 * s2 + 2 * s2.pow(2)
+    if estimator != "score":
+        raise ValueError(f"estimator must be 'pathwise' or 'score', got {estimator!r}.")
+    mean_zj2 = m2 + s2                                       # E[z_j^2]
+    var_zj2 = 4 * m2 * s2 + 2 * s2.pow(2)                    # Var[z_j^2]
+    b1 = mean_zj2.sum(-1, keepdim=True) - mean_zj2           # E[B], B = sum_{j != d} z_j^2
+    b2 = (var_zj2.sum(-1, keepdim=True) - var_zj2) + b1.pow(2)   # E[B^2]
+    var_mu = (m2.pow(2) + 18 * m2 * s2 + 15 * s2.pow(2) + 2 * (m2 + 3 * s2) * b1 + b2) / s2 \
+        - 4 * m2
+    var_logvar = (2 * m2.pow(2) + 60 * m2 * s2 + 78 * s2.pow(2)
+                  + 2 * (2 * m2 + 10 * s2) * b1 + 2 * b2) / 4 - s2.pow(2)
+    return var_mu, var_logvar
+
+
+# ---------------------------------------------------------------------------------
+# the same comparison inside a VAE
+# ---------------------------------------------------------------------------------
+ESTIMATORS = ("pathwise", "score", "score+mean")
+_CACHE_VERSION = 1
+
+
+@dataclass
+class TrainingCurves:
+    """ELBO curves of one training run (mean ELBO per example, in nats, per epoch)."""
+
+    estimator: str
+    train_elbo: list[float] = field(default_factory=list)
+    test_elbo: list[float] = field(default_factory=list)
+
+
+def _surrogate_elbo(model, x, estimator, n_samples, generator):
+    """Per-example ELBO estimate and a surrogate whose gradient is the chosen estimator.
+
+    Both use the same draws z = mu + std * eps. The KL term is in closed form and is
+    differentiated exactly in every case; only the gradient of the reconstruction term
+    E_q[log p(x | z)] with respect to the encoder differs:
+
+    * pathwise: backpropagate through z = mu + std * eps;
+    * score: z is detached and the encoder gets (1/L) sum_l (log p(x | z_l) - b_l)
+      grad log q(z_l | x), with b_l = 0 ("score") or the leave-one-out mean
+      ("score+mean").
+
+    The decoder's gradient E_q[grad_theta log p(x | z)] is the same in every case.
+
+    Returns
+    -------
+    elbo, surrogate : torch.Tensor, shape (batch,)
+    """
+    from .elbo import _kl_normal_std_normal
+    from .reparam import _log_normal_diag
+
+    mu, logvar = model.encode(x)
+    eps = _draw_eps(mu, n_samples, generator)
+    z = mu + torch.exp(0.5 * logvar) * eps                    # (L, batch, latent_dim)
+    if estimator != "pathwise":
+        z = z.detach()
+    log_px_z = model.log_likelihood(x, model.decode(z))       # (L, batch)
+    elbo = log_px_z.mean(0) - _kl_normal_std_normal(mu, logvar)
+    if estimator == "pathwise":
+        return elbo, elbo
+    weight = log_px_z.detach()
+    if estimator == "score+mean":
+        weight = weight - (weight.sum(0, keepdim=True) - weight) / (n_samples - 1)
+    log_q = _log_normal_diag(z, mu, logvar)                   # (L, batch), grads to mu, logvar
+    return elbo, elbo + (weight * log_q).mean(0)
+
+
+def _check_estimator(estimator, n_samples):
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}.")
+    if estimator == "score+mean" and n_samples < 2:
+        raise ValueError("estimator='score+mean' (leave-one-out baseline) needs n_samples >= 2.")
+
+
+def fit_with_estimator(model, X: torch.Tensor, *, estimator: str, epochs: int,
+                       batch_size: int = 100, lr: float = 1e-3, n_samples: int = 1,
+                       seed: int = 0, X_test: torch.Tensor | None = None,
+                       n_eval_samples: int = 10, threads: int | None = 1
+                       ) -> TrainingCurves:
+    """Train a VAE by Adam on the ELBO, with the encoder gradient from ``estimator``.
+
+    A minimal loop for the comparison of chapter 5 (the book's general loop is
+    :func:`vaelib.train.fit`). Deterministic: shuffling and noise come from a
+    ``torch.Generator`` seeded with ``seed``; the global random state is untouched; and,
+    as in :func:`vaelib.train.fit`, the loop runs under a fixed number of torch threads
+    (CPU sums can depend on how a product is split between threads).
+
+    Parameters
+    ----------
+    model : vaelib.models.VAE
+        Trained in place.
+    X : torch.Tensor, shape (n, input_dim)
+    estimator : {"pathwise", "score", "score+mean"}
+        How the reconstruction term's gradient reaches the encoder (see
+        :func:`_surrogate_elbo`).
+    epochs, batch_size : int
+    lr : float
+        Adam's learning rate.
+    n_samples : int
+        L, samples of z per example and step (the same budget for every estimator).
+    seed : int
+    X_test : torch.Tensor, shape (n_test, input_dim), optional
+        If given, its mean ELBO (``n_eval_samples`` draws per example, with the same
+        noise at every epoch) is recorded after each epoch.
+    n_eval_samples : int
+    threads : int or None, default 1
+        torch threads while training (restored afterwards), the same as
+        :data:`vaelib.train.TRAIN_THREADS`; ``None`` leaves torch's setting alone.
+
+    Returns
+    -------
+    TrainingCurves
+        ``train_elbo[k]``: mean over epoch k of the minibatch ELBO estimates;
+        ``test_elbo[k]``: ELBO on ``X_test`` after epoch k.
+    """
+    import contextlib
+
+    from ._validation import check_positive
+    from .train import num_threads
+
+    check_tensor(X, "X", ndim=2)
+    if X_test is not None:
+        check_tensor(X_test, "X_test", ndim=2)
+    epochs = check_int(epochs, "epochs", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    lr = check_positive(lr, "lr")
+    seed = check_int(seed, "seed", minimum=0)
+    n_eval_samples = check_int(n_eval_samples, "n_eval_samples", minimum=1)
+    _check_estimator(estimator, n_samples)
+    if threads is not None:
+        threads = check_int(threads, "threads", minimum=1)
+    context = num_threads(threads) if threads is not None else contextlib.nullcontext()
+    with context, torch.enable_grad():
+        return _fit_with_estimator(model, X, estimator, epochs, batch_size, lr,
+                                   n_samples, seed, X_test, n_eval_samples)
+
+
+def _fit_with_estimator(model, X, estimator, epochs, batch_size, lr, n_samples, seed,
+                        X_test, n_eval_samples):
+    """Unchecked loop of :func:`fit_with_estimator`."""
+    gen = torch.Generator().manual_seed(int(seed))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    curves = TrainingCurves(estimator)
+    n = X.shape[0]
+    for _ in range(epochs):
+        model.train()
+        total = 0.0
+        for idx in torch.randperm(n, generator=gen).split(batch_size):
+            elbo, surrogate = _surrogate_elbo(model, X[idx], estimator, n_samples, gen)
+            optimizer.zero_grad()
+            (-surrogate.mean()).backward()
+            optimizer.step()
+            total += float(elbo.detach().sum())
+        curves.train_elbo.append(total / n)
+        if X_test is not None:
+            curves.test_elbo.append(_eval_elbo(model, X_test, n_eval_samples, seed))
+    model.eval()
+    return curves
+
+
+def _eval_elbo(model, X, n_samples, seed):
+    """Mean ELBO per example, with the same noise every call (seeded generator)."""
+    from .elbo import _elbo
+
+    model.eval()
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(int(seed) + 1)
+        return float(_elbo(model, X, n_samples, gen).mean())
+
+
+def compare_estimators(latent_dim: int = 2, *, estimators=ESTIMATORS, epochs: int = 40,
+                       n_samples: int = 2, batch_size: int = 64, lr: float = 1e-3,
+                       hidden_dims=(256,), seed: int = 0, cache: bool = True
+                       ) -> dict[str, TrainingCurves]:
+    """Train the same VAE on the digits once per gradient estimator; return the curves.
+
+    Every run starts from the same initial weights (built under ``seed``), sees the
+    same minibatches and the same number L = ``n_samples`` of decoder evaluations per
+    example and step; only the encoder's gradient estimator differs. Data: the book's
+    split :func:`vaelib.data.load_split` ``("digits")``; the architecture and optimiser
+    settings default to those of :func:`vaelib.train.pretrained` for the digits. Runs
+    with one torch thread (CPU results depend on the thread count). With ``cache``
+    the curves are stored as JSON in
+    ``vaelib.cache_dir() / "gradients"``, keyed by the arguments and the torch version.
+
+    Parameters
+    ----------
+    latent_dim : int
+    estimators : sequence of {"pathwise", "score", "score+mean"}
+    epochs, n_samples, batch_size, lr, hidden_dims, seed
+        As in :func:`fit_with_estimator`; ``seed`` also seeds the initial weights.
+    cache : bool
+        Read and write the JSON cache.
+
+    Returns
+    -------
+    dict
+        estimator name -> :class:`TrainingCurves`.
+    """
+    from . import cache_dir
+    from .data import load_split
+    from .models import VAE
+
+    latent_dim = check_int(latent_dim, "latent_dim", minimum=1)
+    estimators = tuple(estimators)
+    for name in estimators:
+        _check_estimator(name, n_samples)
+    config = dict(version=_CACHE_VERSION, latent_dim=latent_dim, estimators=estimators,
+                  epochs=epochs, n_samples=n_samples, batch_size=batch_size, lr=lr,
+                  hidden_dims=list(hidden_dims), seed=seed, torch=torch.__version__)
+    key = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    path = cache_dir() / "gradients" / f"compare-{key}.json"
+    if cache and path.exists():
+        stored = json.loads(path.read_text())
+        return {name: TrainingCurves(**stored[name]) for name in estimators}
+
+    X_train, X_test, _, _ = load_split("digits")
+    X_train = torch.as_tensor(X_train, dtype=torch.float32)
+    X_test = torch.as_tensor(X_test, dtype=torch.float32)
+    results = {}
+    for name in estimators:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)                   # the same initial weights for all
+            model = VAE(X_train.shape[1], latent_dim, hidden_dims=tuple(hidden_dims))
+        results[name] = fit_with_estimator(
+            model, X_train, estimator=name, epochs=epochs, batch_size=batch_size, lr=lr,
+            n_samples=n_samples, seed=seed, X_test=X_test, threads=1)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({name: asdict(c) for name, c in results.items()}))
+        tmp.replace(path)
+    return results
