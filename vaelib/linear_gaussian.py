@@ -448,8 +448,8 @@ class LinearGaussianVAE(torch.nn.Module):
         A = cho_solve(model._M_cho, model.W.T)          # posterior mean = A (x - b), (D_z, D_x)
         q_std = std_scale * model.noise_std / np.sqrt(np.diag(model._M))
 
-        def as_tensor(a):
-            return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)
+        def as_tensor(a):  # a copy: the model's arrays are read-only
+            return torch.tensor(np.asarray(a), dtype=torch.float64)
 
         self.register_buffer("W", as_tensor(model.W))
         self.register_buffer("b", as_tensor(model.b))
