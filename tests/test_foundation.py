@@ -142,3 +142,17 @@ def test_exercise_unknown_keys():
     with pytest.raises(ValueError, match="look like"):
         check("nodash", 1)
     assert "howto-1" in available()
+
+
+def test_check_random_state():
+    rng = np.random.default_rng(3)
+    assert v.check_random_state(rng) is rng
+    np.testing.assert_array_equal(v.check_random_state(5).normal(size=2),
+                                  np.random.default_rng(5).normal(size=2))
+    assert isinstance(v.check_random_state(None), np.random.Generator)
+    with pytest.raises(ValueError, match=">= 0"):
+        v.check_random_state(-1)
+    with pytest.raises(TypeError, match="random_state"):
+        v.check_random_state(1.5)
+    with pytest.raises(TypeError, match="random_state"):
+        v.check_random_state(True)

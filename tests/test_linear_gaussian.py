@@ -271,7 +271,7 @@ def test_bad_data_and_q():
         model.elbo_estimate(x, q_mean, q_std, 2.5)
     with pytest.raises(ValueError, match="n must be >= 1"):
         model.sample(0)
-    with pytest.raises(TypeError, match="random_state must be None, an int seed"):
+    with pytest.raises(TypeError, match="random_state must be None, a non-negative int"):
         model.sample(3, random_state="seed")
 
 

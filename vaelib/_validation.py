@@ -60,3 +60,19 @@ def check_tensor(t, name: str, ndim: int | None = None):
     if not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or infinite values.")
     return t
+
+
+def check_random_state(random_state) -> np.random.Generator:
+    """``None``, a non-negative int seed or a ``numpy.random.Generator`` -> a Generator.
+
+    A Generator is returned as it is (so a caller's stream continues); an int seeds a
+    new one; ``None`` draws fresh entropy (not reproducible: pass a seed in notebooks).
+    """
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
+        raise TypeError("random_state must be None, a non-negative int or a "
+                        f"numpy.random.Generator, got {type(random_state).__name__}.")
+    if random_state < 0:
+        raise ValueError(f"random_state must be >= 0, got {random_state}.")
+    return np.random.default_rng(int(random_state))

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_array, check_int
+from ._validation import check_array, check_int, check_random_state
 
 __all__ = [
     "ConvergenceWarning",
@@ -337,17 +337,6 @@ def _check_params(X, weights, means, covariances):
     return X, weights, means, covariances, covariance_type
 
 
-def _as_rng(random_state) -> np.random.Generator:
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
-        raise TypeError("random_state must be None, a non-negative int or a "
-                        f"numpy.random.Generator, got {type(random_state).__name__}.")
-    if random_state < 0:
-        raise ValueError(f"random_state must be >= 0, got {random_state}.")
-    return np.random.default_rng(int(random_state))
-
-
 # --------------------------------------------------------------------------------------
 # Public functions
 # --------------------------------------------------------------------------------------
@@ -533,7 +522,7 @@ def kmeans_plusplus(X, n_components: int, random_state=None) -> tuple[np.ndarray
     """
     X = _check_X(X)
     n_components = _check_n_components(n_components, X.shape[0])
-    indices = _kmeans_plusplus(X, n_components, _as_rng(random_state))
+    indices = _kmeans_plusplus(X, n_components, check_random_state(random_state))
     return X[indices].copy(), indices
 
 
@@ -567,7 +556,7 @@ def sample_gmm(n_samples: int, weights, means, covariances,
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     means = check_array(means, "means", ndim=2)
     _, weights, means, covariances, ct = _check_params(means[:1], weights, means, covariances)
-    rng = _as_rng(random_state)
+    rng = check_random_state(random_state)
     labels = rng.choice(means.shape[0], size=n_samples, p=weights)
     eps = rng.standard_normal((n_samples, means.shape[1]))
     if ct == "diag":
@@ -714,7 +703,7 @@ def fit_gmm(X, n_components: int, *, covariance_type: str = "full", weights_init
     if precisions_init is not None:
         precisions_init = _check_spd(precisions_init, "precisions_init", covariance_type,
                                      n_components, n_features)
-    rng = _as_rng(random_state)
+    rng = check_random_state(random_state)
 
     init = _initialize(X, n_components, covariance_type, weights_init, means_init,
                        precisions_init, reg_covar, rng)

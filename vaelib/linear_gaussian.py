@@ -20,28 +20,16 @@ interface of :class:`vaelib.models.VAE`, so the torch estimators of
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 import torch
 from scipy.linalg import cho_factor, cho_solve
 
-from ._validation import check_array, check_int, check_positive
+from ._validation import check_array, check_int, check_positive, check_random_state
 
 __all__ = ["LinearGaussianModel", "fit_ppca", "LinearGaussianVAE"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-def _as_rng(random_state) -> np.random.Generator:
-    """``None``, an int seed or a ``numpy.random.Generator`` -> a Generator."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or (isinstance(random_state, numbers.Integral)
-                                and not isinstance(random_state, bool)):
-        return np.random.default_rng(random_state)
-    raise TypeError("random_state must be None, an int seed or a numpy.random.Generator, "
-                    f"got {type(random_state).__name__}.")
 
 
 class LinearGaussianModel:
@@ -135,7 +123,7 @@ class LinearGaussianModel:
         Z : ndarray, shape (n, D_z)
         """
         n = check_int(n, "n", minimum=1)
-        rng = _as_rng(random_state)
+        rng = check_random_state(random_state)
         Z = rng.standard_normal((n, self.latent_dim))
         X = Z @ self.W.T + self.b + self.noise_std * rng.standard_normal((n, self.input_dim))
         return X, Z
@@ -362,7 +350,7 @@ class LinearGaussianModel:
         x = self._check_x(x)
         q_mean, q_std = self._check_q(q_mean, q_std, x.shape[0])
         n_samples = check_int(n_samples, "n_samples", minimum=1)
-        eps = _as_rng(random_state).standard_normal((n_samples, *q_mean.shape))
+        eps = check_random_state(random_state).standard_normal((n_samples, *q_mean.shape))
         z = q_mean + q_std * eps                                   # (L, n, D_z)
         log_prior = -0.5 * np.sum(_LOG_2PI + z ** 2, axis=-1)
         log_q = -0.5 * np.sum(_LOG_2PI + np.log(q_std ** 2) + eps ** 2, axis=-1)

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from scipy.linalg import cho_factor, cho_solve
 
-from ._validation import check_array, check_int, check_positive, check_tensor
+from ._validation import check_array, check_int, check_positive, check_tensor, check_random_state
 from .elbo import _kl_normal_std_normal, _log_normal
 from .reparam import _sample
 
@@ -113,17 +113,6 @@ class FitResult:
 
 
 # -- input checks ------------------------------------------------------------------------
-
-def _as_rng(random_state) -> np.random.Generator:
-    """``None``, an int seed or a ``numpy.random.Generator`` -> a Generator."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or (isinstance(random_state, numbers.Integral)
-                                and not isinstance(random_state, bool)):
-        return np.random.default_rng(random_state)
-    raise TypeError("random_state must be None, an int seed or a numpy.random.Generator, "
-                    f"got {type(random_state).__name__}.")
-
 
 def _check_X(X) -> np.ndarray:
     X = check_array(X, "X", ndim=2)
@@ -212,7 +201,7 @@ def init_params(X, latent_dim: int, random_state=0):
     """
     X = _check_X(X)
     latent_dim = _check_latent_dim(latent_dim, X.shape[1])
-    rng = _as_rng(random_state)
+    rng = check_random_state(random_state)
     sigma = float(np.sqrt(X.var(axis=0).mean()))
     if sigma == 0.0:
         raise ValueError("X is constant: every feature has zero variance.")
@@ -770,7 +759,7 @@ def fit_joint_gradient(X, latent_dim: int, *, lr: float, max_iter: int = 200,
         If a step leaves the finite numbers (learning rate too large) the curves stop
         there, ``diverged`` is True and a ``RuntimeWarning`` is issued.
     """
-    rng = _as_rng(random_state)
+    rng = check_random_state(random_state)
     X, latent_dim, noise, W, b, noise_var = _start(X, latent_dim, noise, init, rng)
     lr = check_positive(lr, "lr")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
