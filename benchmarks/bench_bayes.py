@@ -12,8 +12,6 @@ Timings are medians of a few repeats; on a shared machine they are noisy.
 """
 from __future__ import annotations
 
-import statistics
-import time
 
 import numpy as np
 
@@ -22,13 +20,7 @@ from vaelib import bayes
 SECONDS_PER_YEAR = 3.156e7
 
 
-def median_time(func, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from _timing import median_time  # noqa: E402  (benchmarks/ is on sys.path)
 
 
 def bench_grid(m: int = 12, box: float = 4.0, max_dim: int = 6) -> None:

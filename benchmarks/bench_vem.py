@@ -16,8 +16,6 @@ Timings are medians of a few repeats; on a shared machine they are noisy.
 """
 from __future__ import annotations
 
-import statistics
-import time
 import warnings
 
 import numpy as np
@@ -28,13 +26,7 @@ from vaelib import vem
 from vaelib.linear_gaussian import LinearGaussianModel
 
 
-def median_time(func, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from _timing import median_time  # noqa: E402  (benchmarks/ is on sys.path)
 
 
 def bench_linear(n: int, iters: int = 50) -> None:

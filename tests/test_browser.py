@@ -15,35 +15,19 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from _browser import CHROMIUM_ARGS, chromium_executable, missing, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 JS = ROOT / ".cache" / "js" / "node_modules"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 pytestmark = pytest.mark.browser
-
-
-def _missing(reason: str):
-    if IN_CI:
-        pytest.fail(f"browser test cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 def _local_copy(url: str) -> Path | None:
@@ -66,7 +50,7 @@ CONTENT_TYPES = {".js": "application/javascript", ".woff": "font/woff", ".woff2"
 @pytest.fixture(scope="module")
 def site_url():
     if not (SITE / "index.html").exists():
-        _missing(f"the website is not built ({SITE}); run `make book` first")
+        missing(f"the website is not built ({SITE}); run `make book` first")
     handler = functools.partial(_QuietHandler, directory=str(SITE))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -83,21 +67,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = _chromium()
-    if executable is None:
-        _missing("Debian's chromium is not installed; run `make browser-deps`")
+    executable = chromium_executable()
     if not (JS / "mathjax" / "es5" / "tex-mml-chtml.js").exists():
-        _missing("the local copies of MathJax/require.js are missing; run `make browser-deps`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed in this environment")
+        missing("the local copies of MathJax/require.js are missing; run `make browser-deps`")
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
+        browser = p.chromium.launch(executable_path=executable, headless=True,
+                                    args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -137,7 +112,7 @@ def _route(route, site_url: str, blocked: list[str]):
 @pytest.mark.parametrize("page_path", _pages())
 def test_page_renders_math_and_sliders_without_errors(browser, site_url, page_path):
     if page_path == "(site not built)":
-        _missing("the website is not built; run `make book` first")
+        missing("the website is not built; run `make book` first")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     blocked: list[str] = []

@@ -18,18 +18,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from _browser import CHROMIUM_ARGS, chromium_executable, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "pages" / "how_to_use.ipynb"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 pytestmark = pytest.mark.browser
-
-
-def _missing(reason: str):
-    if IN_CI:
-        pytest.fail(f"JupyterLab test cannot run in CI: {reason}")
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -69,17 +63,10 @@ def lab_url(tmp_path_factory):
 
 
 def test_live_slider_redraws_the_figure_in_jupyterlab(lab_url):
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        _missing("Debian's chromium is not installed; run `make browser-deps`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed in this environment")
+    executable = chromium_executable()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu",
-                                          "--disable-background-networking"])
+                                    args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
