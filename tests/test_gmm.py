@@ -401,7 +401,7 @@ def test_bad_inputs_to_the_steps():
 
 
 def test_collapsed_covariance_raises_with_advice():
-    from vaelib.gmm import _precisions_cholesky
+    from vaelib.gmm._kernels import _precisions_cholesky
 
     with pytest.raises(ValueError, match="increase reg_covar"):
         _precisions_cholesky(np.zeros((1, 2, 2)), "full")

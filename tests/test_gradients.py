@@ -16,9 +16,11 @@ from scipy import stats
 from torch.distributions import Normal
 
 from vaelib.gradients import (
-    _surrogate_elbo, fit_with_estimator, gaussian_score, gradient_moments, pathwise_grad,
-    score_function_grad, squared_norm_grad, squared_norm_grad_variance)
+    gaussian_score, gradient_moments, pathwise_grad, score_function_grad, squared_norm_grad,
+    squared_norm_grad_variance)
+from vaelib.models import VAE
 from vaelib.reparam import sample
+from vaelib.train import _terms, num_threads
 
 DT = torch.float64
 
@@ -63,7 +65,7 @@ ESTIMATORS = [
     ("pathwise", pathwise_grad, {}),
     ("score", score_function_grad, {}),
     ("score-constant", score_function_grad, {"baseline": 2.0}),
-    ("score-mean", score_function_grad, {"baseline": "mean"}),
+    ("score-loo", score_function_grad, {"baseline": "leave-one-out"}),
 ]
 
 
@@ -132,7 +134,7 @@ def test_gaussian_score_matches_autograd_of_torch_log_prob():
 def test_score_function_equals_hand_written_formula():
     L = 3
     g_mu, g_logvar = score_function_grad(_sum_of_squares, MU, LOGVAR, L,
-                                         generator=_gen(6), baseline="mean")
+                                         generator=_gen(6), baseline="leave-one-out")
     eps = torch.randn((L, *MU.shape), dtype=DT, generator=_gen(6))
     std = torch.exp(0.5 * LOGVAR)
     fz = _sum_of_squares(MU + std * eps)
@@ -151,7 +153,7 @@ def test_score_function_handles_a_step_function():
         return (z[..., 0] > 0).to(z.dtype)
 
     m = gradient_moments(score_function_grad, step, mu, logvar, n_samples=8,
-                         n_repeats=50_000, generator=_gen(7), baseline="mean")
+                         n_repeats=50_000, generator=_gen(7), baseline="leave-one-out")
     exact = stats.norm.pdf(0.5)
     assert abs(m.mean_mu[0].item() - exact) <= 5 * m.stderr_mu[0].item()
     assert abs(m.mean_mu[1].item()) <= 5 * m.stderr_mu[1].item()
@@ -205,38 +207,19 @@ def test_full_batch_mean_baseline_would_be_biased_by_l_minus_one_over_l():
     # why the baseline is leave-one-out: including f(z_l) in its own baseline shrinks
     # the expected gradient by (L - 1) / L (checked here by hand, exercise reparam-2)
     L, R = 4, 200_000
-    mu, logvar = torch.tensor([1.0], dtype=DT), torch.tensor([0.0], dtype=DT)
+    mu = torch.tensor([1.0], dtype=DT)
     eps = torch.randn((L, R, 1), dtype=DT, generator=_gen(10))
     fz = _sum_of_squares(mu + eps)
     g = ((fz - fz.mean(0))[..., None] * eps).mean(0)[:, 0]
     assert abs(g.mean().item() - (L - 1) / L * 2.0) <= 5 * (g.std() / math.sqrt(R)).item()
 
 
-# --- the VAE surrogate, with a tiny hand-made model --------------------------------------
-class TinyVAE(torch.nn.Module):
-    """x (batch, 3) -> q(z | x) with z in R^2 -> Bernoulli logits for x."""
-
-    def __init__(self):
-        super().__init__()
-        self.enc = torch.nn.Linear(3, 4)
-        self.dec = torch.nn.Linear(2, 3)
-
-    def encode(self, x):
-        mu, logvar = self.enc(x).chunk(2, dim=-1)
-        return mu, logvar
-
-    def decode(self, z):
-        return self.dec(z)
-
-    def log_likelihood(self, x, logits):
-        return -torch.nn.functional.binary_cross_entropy_with_logits(
-            logits, x.expand_as(logits), reduction="none").sum(-1)
-
-
+# --- the VAE surrogate of vaelib.train, on a tiny model ---------------------------------
 def _tiny(seed=0):
+    """x (batch, 3) -> q(z | x) with z in R^2 -> Bernoulli logits: linear maps only."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return TinyVAE().double()
+        return VAE(3, 2, hidden_dims=()).double()
 
 
 X_TINY = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]], dtype=DT)
@@ -244,78 +227,73 @@ X_TINY = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]], dtype
 
 def test_surrogate_gradients_of_all_estimators_agree_in_expectation():
     # average the parameter gradient over many independent surrogate draws: encoder and
-    # decoder gradients of "score" and "score+mean" must match the pathwise ones within
-    # 5 standard errors (the pathwise estimate itself is averaged too)
+    # decoder gradients of the score-function surrogates (no baseline, a constant, the
+    # leave-one-out mean) must match the pathwise ones within 5 standard errors (the
+    # pathwise estimate itself is averaged too)
     model = _tiny()
     R, L = 4000, 4
 
-    def grads(estimator, seed):
+    def grads(estimator, baseline, seed):
         gen = _gen(seed)
         rows = []
         for _ in range(R // 100):
             x = X_TINY.repeat(100, 1)
-            _, surrogate = _surrogate_elbo(model, x, estimator, L, gen)
+            _, _, surrogate = _terms(model, x, "vae", L, estimator, baseline, gen)
             flat = torch.cat([g.reshape(-1) for g in torch.autograd.grad(
                 surrogate.sum(), list(model.parameters()))])
             rows.append(flat / x.shape[0])
         g = torch.stack(rows)
         return g.mean(0), g.std(0) / math.sqrt(g.shape[0])
 
-    from vaelib.train import num_threads
-
     with num_threads(1):                 # tiny matrices: one thread is fastest
-        m_path, se_path = grads("pathwise", 11)
-        for estimator in ("score", "score+mean"):
-            m, se = grads(estimator, 12)
+        m_path, se_path = grads("pathwise", None, 11)
+        for baseline in (None, -2.0, "leave-one-out"):
+            m, se = grads("score", baseline, 12)
             assert torch.all((m - m_path).abs() <= 5 * (se**2 + se_path**2).sqrt() + 1e-12)
 
 
-def test_surrogate_value_is_the_elbo_of_vaelib_elbo():
-    from vaelib.elbo import _elbo
-
+def test_surrogate_value_is_the_elbo_and_the_score_surrogate_reaches_the_encoder():
+    # the value of every surrogate is the ELBO estimate (recon - KL), and with the score
+    # function the encoder's gradient flows through log q only (z is detached)
     model = _tiny()
-    elbo, surrogate = _surrogate_elbo(model, X_TINY, "score+mean", 3, _gen(13))
-    torch.testing.assert_close(elbo, _elbo(model, X_TINY, 3, _gen(13)))
-    torch.testing.assert_close(elbo, _surrogate_elbo(model, X_TINY, "pathwise", 3, _gen(13))[0])
-
-
-def test_fit_with_estimator_is_deterministic_and_improves_the_elbo():
-    X = X_TINY.repeat(20, 1)
-    runs = []
-    for _ in range(2):
-        model = _tiny(1)
-        runs.append(fit_with_estimator(model, X, estimator="pathwise", epochs=15,
-                                       batch_size=20, lr=0.05, seed=3, X_test=X_TINY))
-    assert runs[0] == runs[1]
-    assert runs[0].test_elbo[-1] > runs[0].test_elbo[0]
-    assert len(runs[0].train_elbo) == 15 and len(runs[0].test_elbo) == 15
+    recon, kl, surrogate = _terms(model, X_TINY, "vae", 3, "score", "leave-one-out", _gen(13))
+    torch.testing.assert_close(surrogate, recon - kl)
+    grad_enc = torch.autograd.grad(surrogate.sum(), model.fc_mu_logvar.weight)[0]
+    assert torch.all(torch.isfinite(grad_enc)) and grad_enc.abs().sum() > 0
 
 
 def test_compare_estimators_starts_every_run_alike_and_caches(tmp_path, monkeypatch):
-    pytest.importorskip("vaelib.models")
+    import vaelib.train
     from vaelib.gradients import compare_estimators
 
     monkeypatch.setenv("VAEBOOK_CACHE", str(tmp_path))
+    started = []
+    real_fit = vaelib.train.fit
+
+    def recording_fit(model, X, **kwargs):
+        started.append({k: v.clone() for k, v in model.state_dict().items()})
+        return real_fit(model, X, **kwargs)
+
+    monkeypatch.setattr(vaelib.train, "fit", recording_fit)
     kwargs = dict(latent_dim=2, epochs=1, hidden_dims=(16,), batch_size=256)
     first = compare_estimators(**kwargs)
     assert set(first) == {"pathwise", "score", "score+mean"}
+    assert len(started) == 3                       # one run per estimator ...
+    for state in started[1:]:                      # ... each from the same initial weights
+        for name, tensor in state.items():
+            assert torch.equal(tensor, started[0][name]), name
     assert all(len(c.test_elbo) == 1 and len(c.train_elbo) == 1 for c in first.values())
-    assert len(list((tmp_path / "gradients").glob("compare-*.json"))) == 1
-    assert compare_estimators(**kwargs) == first            # read back from the cache
-    assert compare_estimators(**kwargs, cache=False) == first   # and reproducible
+    assert len(list((tmp_path / "gradients").glob("compare-d2-*.pt"))) == 1
+    def curves(histories):
+        return {name: (h.train_elbo, h.test_elbo, h.train_kl) for name, h in histories.items()}
 
-
-def test_fit_with_estimator_bad_inputs():
-    with pytest.raises(ValueError, match="estimator must be one of"):
-        fit_with_estimator(_tiny(), X_TINY, estimator="reinforce", epochs=1)
+    assert curves(compare_estimators(**kwargs)) == curves(first)    # read back from the cache
+    assert len(started) == 3                                         # without training again
+    assert curves(compare_estimators(**kwargs, cache=False)) == curves(first)  # reproducible
+    with pytest.raises(ValueError, match="estimators must be names"):
+        compare_estimators(estimators=("reinforce",))
     with pytest.raises(ValueError, match="n_samples >= 2"):
-        fit_with_estimator(_tiny(), X_TINY, estimator="score+mean", epochs=1, n_samples=1)
-    with pytest.raises(ValueError, match="epochs must be >= 1"):
-        fit_with_estimator(_tiny(), X_TINY, estimator="score", epochs=0)
-    with pytest.raises(ValueError, match="NaN"):
-        fit_with_estimator(_tiny(), X_TINY * float("nan"), estimator="score", epochs=1)
-    with pytest.raises(ValueError, match="2 dimension"):
-        fit_with_estimator(_tiny(), X_TINY[0], estimator="score", epochs=1)
+        compare_estimators(n_samples=1)
 
 
 # --- bad inputs -----------------------------------------------------------------------
@@ -349,10 +327,10 @@ def test_estimator_bad_inputs(estimator):
 def test_score_function_bad_baselines():
     mu = torch.zeros(2, 3)
     with pytest.raises(ValueError, match="n_samples >= 2"):
-        score_function_grad(_sum_of_squares, mu, mu, 1, baseline="mean")
-    with pytest.raises(ValueError, match="None, a number or 'mean'"):
-        score_function_grad(_sum_of_squares, mu, mu, 2, baseline="median")
-    with pytest.raises(TypeError, match="None, a number or 'mean'"):
+        score_function_grad(_sum_of_squares, mu, mu, 1, baseline="leave-one-out")
+    with pytest.raises(ValueError, match="None, a number or 'leave-one-out'"):
+        score_function_grad(_sum_of_squares, mu, mu, 2, baseline="mean")
+    with pytest.raises(TypeError, match="None, a number or 'leave-one-out'"):
         score_function_grad(_sum_of_squares, mu, mu, 2, baseline=True)
     with pytest.raises(ValueError, match="finite"):
         score_function_grad(_sum_of_squares, mu, mu, 2, baseline=float("nan"))

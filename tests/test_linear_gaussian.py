@@ -78,31 +78,31 @@ def test_posterior_matches_joint_gaussian_conditioning(shape):
 def test_elbo_plus_kl_is_log_evidence(shape, seed):
     model = make_model(*shape, noise_std=0.2 + seed, seed=seed)
     x, _ = model.sample(10, random_state=seed)
-    q_mean, q_std = random_q(10, shape[1], seed=seed + 10)
-    elbo = model.elbo(x, q_mean, q_std)
-    kl = model.kl_to_posterior(x, q_mean, q_std)
+    mu, std = random_q(10, shape[1], seed=seed + 10)
+    elbo = model.elbo(x, mu, std)
+    kl = model.kl_to_posterior(x, mu, std)
     np.testing.assert_allclose(elbo + kl, model.log_evidence(x), rtol=0, atol=1e-10)
     assert np.all(kl > 0) and np.all(elbo < model.log_evidence(x))
-    np.testing.assert_allclose(model.reconstruction(x, q_mean, q_std)
-                               - model.kl_to_prior(q_mean, q_std), elbo, atol=1e-12)
+    np.testing.assert_allclose(model.reconstruction(x, mu, std)
+                               - model.kl_to_prior(mu, std), elbo, atol=1e-12)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_kls_match_torch_distributions(shape):
     model = make_model(*shape)
     x, _ = model.sample(5, random_state=1)
-    q_mean, q_std = random_q(5, shape[1])
-    q = Independent(Normal(torch.tensor(q_mean), torch.tensor(q_std)), 1)
+    mu, std = random_q(5, shape[1])
+    q = Independent(Normal(torch.tensor(mu), torch.tensor(std)), 1)
     mean, cov = model.posterior(x)
     post = MultivariateNormal(torch.tensor(mean), covariance_matrix=torch.tensor(cov))
     prior = Independent(Normal(torch.zeros(5, shape[1], dtype=torch.float64),
                                torch.ones(5, shape[1], dtype=torch.float64)), 1)
     # torch has KL(MVN || MVN) but not KL(Independent || MVN): write q as an MVN
-    q_full = MultivariateNormal(torch.tensor(q_mean),
-                                covariance_matrix=torch.diag_embed(torch.tensor(q_std ** 2)))
-    np.testing.assert_allclose(model.kl_to_posterior(x, q_mean, q_std),
+    q_full = MultivariateNormal(torch.tensor(mu),
+                                covariance_matrix=torch.diag_embed(torch.tensor(std ** 2)))
+    np.testing.assert_allclose(model.kl_to_posterior(x, mu, std),
                                kl_divergence(q_full, post).numpy(), rtol=1e-9)
-    np.testing.assert_allclose(model.kl_to_prior(q_mean, q_std),
+    np.testing.assert_allclose(model.kl_to_prior(mu, std),
                                kl_divergence(q, prior).numpy(), rtol=1e-12)
 
 
@@ -113,27 +113,27 @@ def test_kl_vanishes_at_posterior_when_it_is_diagonal():
     x, _ = model.sample(4, random_state=0)
     mean, cov = model.posterior(x)
     np.testing.assert_allclose(cov, np.diag(np.diag(cov)), atol=1e-14)
-    q_std = np.broadcast_to(np.sqrt(np.diag(cov)), mean.shape)
-    np.testing.assert_allclose(model.kl_to_posterior(x, mean, q_std), 0.0, atol=1e-12)
-    np.testing.assert_allclose(model.elbo(x, mean, q_std), model.log_evidence(x), atol=1e-10)
+    std = np.broadcast_to(np.sqrt(np.diag(cov)), mean.shape)
+    np.testing.assert_allclose(model.kl_to_posterior(x, mean, std), 0.0, atol=1e-12)
+    np.testing.assert_allclose(model.elbo(x, mean, std), model.log_evidence(x), atol=1e-10)
 
 
 def test_best_diagonal_q_is_a_stationary_point_and_beats_perturbations():
     model = make_model(5, 3, noise_std=0.4)
     x, _ = model.sample(3, random_state=0)
-    q_mean, q_std = model.best_diagonal_q(x)
-    best = model.elbo(x, q_mean, q_std)
+    mu, std = model.best_diagonal_q(x)
+    best = model.elbo(x, mu, std)
     rng = np.random.default_rng(1)
     for _ in range(20):
-        dm, ds = 0.1 * rng.normal(size=q_mean.shape), np.exp(0.1 * rng.normal(size=q_std.shape))
-        assert np.all(model.elbo(x, q_mean + dm, q_std * ds) < best)
+        dm, ds = 0.1 * rng.normal(size=mu.shape), np.exp(0.1 * rng.normal(size=std.shape))
+        assert np.all(model.elbo(x, mu + dm, std * ds) < best)
     # central differences of the ELBO in every coordinate vanish (it is smooth, O(h^2))
     h = 1e-5
     for d in range(3):
-        e = np.zeros_like(q_mean)
+        e = np.zeros_like(mu)
         e[:, d] = h
-        grad_m = (model.elbo(x, q_mean + e, q_std) - model.elbo(x, q_mean - e, q_std)) / (2 * h)
-        grad_s = (model.elbo(x, q_mean, q_std + e) - model.elbo(x, q_mean, q_std - e)) / (2 * h)
+        grad_m = (model.elbo(x, mu + e, std) - model.elbo(x, mu - e, std)) / (2 * h)
+        grad_s = (model.elbo(x, mu, std + e) - model.elbo(x, mu, std - e)) / (2 * h)
         np.testing.assert_allclose(grad_m, 0.0, atol=1e-5)
         np.testing.assert_allclose(grad_s, 0.0, atol=1e-5)
 
@@ -141,27 +141,27 @@ def test_best_diagonal_q_is_a_stationary_point_and_beats_perturbations():
 def test_reconstruction_matches_seeded_monte_carlo():
     model = make_model(5, 2)
     x, _ = model.sample(4, random_state=0)
-    q_mean, q_std = random_q(4, 2)
+    mu, std = random_q(4, 2)
     L = 200_000
-    z = q_mean + q_std * np.random.default_rng(0).standard_normal((L, 4, 2))
+    z = mu + std * np.random.default_rng(0).standard_normal((L, 4, 2))
     values = model.log_likelihood(x, z)                           # (L, n)
     stderr = values.std(axis=0) / np.sqrt(L)
     # 5 standard errors: a false alarm has probability ~6e-7 per entry
-    assert np.all(np.abs(values.mean(axis=0) - model.reconstruction(x, q_mean, q_std))
+    assert np.all(np.abs(values.mean(axis=0) - model.reconstruction(x, mu, std))
                   < 5 * stderr)
 
 
 def test_elbo_estimate_is_unbiased_and_its_variance_falls_as_one_over_L():
     model = make_model(4, 2, noise_std=0.8)
     x, _ = model.sample(2, random_state=0)
-    q_mean, q_std = model.best_diagonal_q(x)
-    q_std = 1.5 * q_std
-    exact = model.elbo(x, q_mean, q_std)
+    mu, std = model.best_diagonal_q(x)
+    std = 1.5 * std
+    exact = model.elbo(x, mu, std)
     rng = np.random.default_rng(0)
     R = 4000                                                     # repetitions per L
     variances = {}
     for L in (1, 4, 16):
-        est = np.stack([model.elbo_estimate(x, q_mean, q_std, L, rng) for _ in range(R)])
+        est = np.stack([model.elbo_estimate(x, mu, std, L, rng) for _ in range(R)])
         stderr = est.std(axis=0) / np.sqrt(R)
         assert np.all(np.abs(est.mean(axis=0) - exact) < 5 * stderr)   # unbiased, 5 SE
         variances[L] = est.var(axis=0)
@@ -216,9 +216,9 @@ def test_torch_wrapper_matches_the_model():
     x, _ = model.sample(4, random_state=0)
     vae = LinearGaussianVAE(model, mean_offset=0.3, std_scale=2.0)
     mu, logvar = vae.encode(torch.tensor(x))
-    q_mean, q_std = model.best_diagonal_q(x)
-    np.testing.assert_allclose(mu.numpy(), q_mean + 0.3, rtol=1e-10)
-    np.testing.assert_allclose(torch.exp(0.5 * logvar).numpy(), 2.0 * q_std, rtol=1e-12)
+    best_mu, best_std = model.best_diagonal_q(x)
+    np.testing.assert_allclose(mu.numpy(), best_mu + 0.3, rtol=1e-10)
+    np.testing.assert_allclose(torch.exp(0.5 * logvar).numpy(), 2.0 * best_std, rtol=1e-12)
     z = np.random.default_rng(0).normal(size=(7, 4, 3))
     decoded = vae.decode(torch.tensor(z))
     assert decoded.shape == (7, 4, 5)
@@ -241,34 +241,34 @@ def test_bad_model_parameters():
         LinearGaussianModel(np.full((4, 2), np.nan), b, 1.0)
     with pytest.raises(ValueError, match="W must have 2 dimension"):
         LinearGaussianModel(np.ones(4), b, 1.0)
-    with pytest.raises(ValueError, match=r"b must have shape \(D_x,\) = \(4,\)"):
+    with pytest.raises(ValueError, match=r"b must have shape \(input_dim,\) = \(4,\)"):
         LinearGaussianModel(W, np.zeros(3), 1.0)
 
 
 def test_bad_data_and_q():
     model = make_model(4, 2)
     x, _ = model.sample(3, random_state=0)
-    q_mean, q_std = random_q(3, 2)
-    with pytest.raises(ValueError, match=r"Reshape a single example x to x\[None, :\]"):
+    mu, std = random_q(3, 2)
+    with pytest.raises(ValueError, match=r"A single example x is x\[None, :\]"):
         model.log_evidence(x[0])
-    with pytest.raises(ValueError, match=r"x must have shape \(n, D_x\) with D_x = 4"):
+    with pytest.raises(ValueError, match=r"x must have shape \(n, input_dim\) with input_dim = 4"):
         model.posterior(x[:, :3])
     with pytest.raises(ValueError, match="x contains NaN"):
         model.log_evidence(np.where(x > 0, np.nan, x))
-    with pytest.raises(ValueError, match="q_std must be > 0 everywhere"):
-        model.elbo(x, q_mean, -q_std)
-    with pytest.raises(ValueError, match=r"q_mean must have shape \(n, D_z\) = \(3, 2\)"):
-        model.kl_to_posterior(x, q_mean[:2], q_std)
-    with pytest.raises(ValueError, match=r"q_std must have shape \(n, D_z\) = \(3, 2\)"):
-        model.elbo(x, q_mean, q_std[:, :1])
-    with pytest.raises(ValueError, match="q_mean contains NaN"):
-        model.elbo(x, np.full_like(q_mean, np.nan), q_std)
-    with pytest.raises(ValueError, match=r"z must have shape \(\.\.\., n, D_z\)"):
+    with pytest.raises(ValueError, match="std must be > 0 everywhere"):
+        model.elbo(x, mu, -std)
+    with pytest.raises(ValueError, match=r"mu must have shape \(n, latent_dim\) = \(3, 2\)"):
+        model.kl_to_posterior(x, mu[:2], std)
+    with pytest.raises(ValueError, match=r"std must have shape \(n, latent_dim\) = \(3, 2\)"):
+        model.elbo(x, mu, std[:, :1])
+    with pytest.raises(ValueError, match="mu contains NaN"):
+        model.elbo(x, np.full_like(mu, np.nan), std)
+    with pytest.raises(ValueError, match=r"z must have shape \(\.\.\., n, latent_dim\)"):
         model.log_likelihood(x, np.zeros((3, 5)))
     with pytest.raises(ValueError, match="n_samples must be >= 1"):
-        model.elbo_estimate(x, q_mean, q_std, 0)
+        model.elbo_estimate(x, mu, std, 0)
     with pytest.raises(TypeError, match="n_samples must be an integer"):
-        model.elbo_estimate(x, q_mean, q_std, 2.5)
+        model.elbo_estimate(x, mu, std, 2.5)
     with pytest.raises(ValueError, match="n must be >= 1"):
         model.sample(0)
     with pytest.raises(TypeError, match="random_state must be None, a non-negative int"):

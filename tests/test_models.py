@@ -147,8 +147,10 @@ def test_bad_constructor_arguments(kwargs, error, match):
 
 def test_bad_tensors_are_rejected_with_a_hint():
     model = make()
-    with pytest.raises(ValueError, match="last dimension 12.*Flatten"):
+    with pytest.raises(ValueError, match="2 dimension.*Flatten"):
         model.encode(torch.rand(5, 3, 4))
+    with pytest.raises(ValueError, match=r"shape \(batch, 12\).*Flatten"):
+        model.encode(torch.rand(5, 4))
     with pytest.raises(TypeError, match="torch.as_tensor"):
         model.encode(np.zeros((5, 12)))
     with pytest.raises(TypeError, match="floating-point"):
@@ -157,7 +159,7 @@ def test_bad_tensors_are_rejected_with_a_hint():
         model.encode(torch.full((5, 12), float("nan")))
     with pytest.raises(ValueError, match="NaN"):
         model.decode(torch.tensor([[0.0, float("inf"), 0.0]]))
-    with pytest.raises(ValueError, match="last dimension 3"):
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., batch, 3\)"):
         model.decode(torch.zeros(5, 4))
     with pytest.raises(ValueError, match="does not end in"):
         model.log_likelihood(torch.rand(5, 12), torch.zeros(2, 4, 12))

@@ -5,13 +5,11 @@ of a joint Gaussian by dense solves (the posterior), torch.distributions.kl_dive
 (the ELBO identity), torch autograd (the hand-written gradients of the linear VAE and
 the stationarity of the M-step), the closed forms of vaelib.linear_gaussian (itself
 tested against scipy), sklearn.decomposition.PCA and FactorAnalysis (the
-maximum-likelihood fits EM must reach), vaelib.elbo (the same estimators with the
-encoder's q), vaelib.train.fit (the joint training loop), and seeded Monte Carlo with
+maximum-likelihood fits EM must reach), and seeded Monte Carlo with
 tolerances of 5 standard errors measured from the same draws (a false alarm has
 probability ~6e-7 per compared number).
 """
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -21,8 +19,6 @@ from sklearn.decomposition import PCA, FactorAnalysis
 from torch.distributions import MultivariateNormal, kl_divergence
 
 from vaelib import vem
-from vaelib.elbo import elbo as vae_elbo
-from vaelib.elbo import iwae_bound
 from vaelib.linear_gaussian import LinearGaussianModel, LinearGaussianVAE, fit_ppca
 from vaelib.models import VAE
 
@@ -61,16 +57,12 @@ def ppca_data():
 # -- closed forms ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("diagonal", [False, True])
-def test_log_evidence_matches_scipy_and_linear_gaussian(diagonal):
+def test_log_evidence_matches_scipy(diagonal):
     W, b, noise_std = make_params(diagonal=diagonal)
     X = sample_data(W, b, noise_std, n=9)
     cov = W @ W.T + np.diag(np.broadcast_to(np.asarray(noise_std) ** 2, (6,)))
     expected = st.multivariate_normal(mean=b, cov=cov).logpdf(X)
     np.testing.assert_allclose(vem.log_evidence(X, W, b, noise_std), expected, rtol=1e-10)
-    if not diagonal:
-        np.testing.assert_allclose(vem.log_evidence(X, W, b, noise_std),
-                                   LinearGaussianModel(W, b, noise_std).log_evidence(X),
-                                   rtol=1e-12)
 
 
 @pytest.mark.parametrize("diagonal", [False, True])
@@ -109,24 +101,18 @@ def test_gaussian_elbo_is_log_evidence_minus_kl_to_the_posterior(diagonal):
                                vem.log_evidence(X, W, b, noise_std) - kl, rtol=1e-10)
 
 
-def test_gaussian_elbo_matches_linear_gaussian_for_a_diagonal_q():
-    W, b, noise_std = make_params()
-    X = sample_data(W, b, noise_std, n=5)
-    means = np.random.default_rng(2).normal(size=(5, 2))
-    std = np.array([0.3, 1.7])
-    expected = LinearGaussianModel(W, b, noise_std).elbo(X, means, np.tile(std, (5, 1)))
-    np.testing.assert_allclose(vem.gaussian_elbo(X, W, b, noise_std, means, np.diag(std ** 2)),
-                               expected, rtol=1e-12)
-
-
 # -- the mean-field E-step --------------------------------------------------------------------
 
-def test_mean_field_variances_are_the_best_diagonal_q():
+def test_mean_field_variances_are_one_over_the_posterior_precision_diagonal():
+    # Bishop (2006, eq. 10.13): the mean-field variances are 1 / Lambda_jj, the inverse
+    # diagonal of the posterior precision; reference: the dense posterior covariance
+    # from conditioning the joint Gaussian, inverted
     W, b, noise_std = make_params()
     X = sample_data(W, b, noise_std, n=5)
     _, variances = vem.mean_field_e_step(X, W, b, noise_std, np.zeros((5, 2)))
-    _, q_std = LinearGaussianModel(W, b, noise_std).best_diagonal_q(X)
-    np.testing.assert_allclose(variances, q_std[0] ** 2, rtol=1e-12)
+    _, post_cov = dense_posterior(X, W, b, noise_std)
+    np.testing.assert_allclose(variances, 1.0 / np.diag(np.linalg.inv(post_cov)), rtol=1e-10)
+    assert np.all(variances < np.diag(post_cov))     # narrower than the marginals
 
 
 @pytest.mark.parametrize("diagonal", [False, True])
@@ -377,24 +363,6 @@ def binary_x(n=8, input_dim=12, seed=0):
                            generator=torch.Generator().manual_seed(seed))
 
 
-def test_elbo_given_q_with_the_encoder_output_is_the_elbo():
-    model, x = small_vae(), binary_x()
-    mu, logvar = model.encode(x)
-    got = vem.elbo_given_q(model, x, mu, logvar, 5, torch.Generator().manual_seed(1))
-    expected = vae_elbo(model, x, 5, torch.Generator().manual_seed(1))
-    torch.testing.assert_close(got, expected)
-
-
-def test_iwae_given_the_encoder_q_is_vaelib_elbo_iwae_bound():
-    model, x = small_vae(), binary_x()
-    with torch.no_grad():
-        mu, logvar = model.encode(x)
-        expected = iwae_bound(model, x, 50, torch.Generator().manual_seed(2))
-    got = vem.iwae_bound_given_q(model, x, mu, logvar, 50, torch.Generator().manual_seed(2),
-                                 chunk_size=50)
-    torch.testing.assert_close(got, expected)
-
-
 def test_iwae_given_q_approaches_the_exact_evidence():
     rng = np.random.default_rng(0)
     lg = LinearGaussianModel(rng.normal(size=(5, 2)), rng.normal(size=5), 0.7)
@@ -475,25 +443,33 @@ def test_posterior_path_snapshots_are_optimize_posterior():
 
 
 def test_inference_gaps_on_the_linear_testbed():
-    # The encoder of LinearGaussianVAE is the best diagonal q: the amortization gap is 0
-    # and the approximation gap is KL[best diagonal q || posterior], closed form.
+    # Coupled latents (a mean-field approximation gap of 0.133 nats on average) and an
+    # encoder that is off the optimum (shifted mean, std x 1.5: an amortization gap of
+    # 1.14 nats). Both gaps have closed forms: approximation = KL[best diagonal q ||
+    # posterior], amortization = ELBO(best diagonal q) - ELBO(encoder's q).
     rng = np.random.default_rng(1)
     W = rng.normal(size=(5, 2))
-    W[:, 1] += 0.5 * W[:, 0]                        # coupled latents: a mean-field gap
-    lg = LinearGaussianModel(W, rng.normal(size=5), 0.5)
+    W[:, 1] += W[:, 0]
+    lg = LinearGaussianModel(W, rng.normal(size=5), 0.7)
     X, _ = lg.sample(8, random_state=4)
-    vae = LinearGaussianVAE(lg, mean_offset=np.zeros(2))
-    # q* starts at the optimum; a small lr keeps Adam's jitter around it below 0.01 nats
-    gaps = vem.inference_gaps(vae, torch.tensor(X), steps=100, lr=1e-3, n_samples=32,
-                              k=4000, n_eval_samples=4000, seed=0)
-    q_mean, q_std = lg.best_diagonal_q(X)
-    kl = lg.kl_to_posterior(X, q_mean, q_std)
-    assert kl.mean() > 0.04
-    np.testing.assert_allclose(gaps.amortization_gap.numpy(), 0.0, atol=0.01)
-    # IWAE with a proposal narrower than the posterior converges slowly in k (heavy-tailed
-    # weights): with KL ~ 0.05 and k = 4000 its bias is ~0.01 (measured), hence 0.03
+    vae = LinearGaussianVAE(lg, mean_offset=np.array([0.5, -0.4]), std_scale=1.5)
+    best_mu, best_std = lg.best_diagonal_q(X)
+    approximation = lg.kl_to_posterior(X, best_mu, best_std)
+    mu0, logvar0 = vae.encode(torch.tensor(X))
+    amortization = lg.elbo(X, best_mu, best_std) - lg.elbo(X, mu0.numpy(),
+                                                            np.exp(0.5 * logvar0.numpy()))
+    assert approximation.mean() > 0.1 and amortization.mean() > 1.0
+    # The E-step reaches the optimum to ~1e-3 nats (a small step and L = 64); the
+    # Monte Carlo errors of the two ELBOs and of IWAE with 40,000 samples are ~0.01 per
+    # example (measured over 4 seeds: the mean errors stayed below 0.006, the largest
+    # single error 0.018), so the tolerances are 0.01 on the mean, 0.03 per example.
+    gaps = vem.inference_gaps(vae, torch.tensor(X), steps=1000, lr=3e-3, n_samples=64,
+                              k=40_000, n_eval_samples=40_000, seed=0)
+    for got, expected in ((gaps.approximation_gap, approximation),
+                          (gaps.amortization_gap, amortization)):
+        assert abs(float(got.mean()) - expected.mean()) < 0.01
+        np.testing.assert_allclose(got.numpy(), expected, atol=0.03)
     np.testing.assert_allclose(gaps.log_px.numpy(), lg.log_evidence(X), atol=0.03)
-    np.testing.assert_allclose(gaps.approximation_gap.numpy(), kl, atol=0.03)
 
 
 def test_iwae_given_a_narrow_proposal_stays_below_log_evidence():
@@ -523,22 +499,6 @@ def test_inference_gaps_order_on_a_vae():
     assert gaps.log_px.shape == (30,)
 
 
-def test_fit_alternating_joint_is_vaelib_train_fit():
-    from vaelib.train import fit
-
-    X = binary_x(n=60, seed=1)
-    a, b = small_vae(seed=4), small_vae(seed=4)
-    hist_a = fit(a, X, epochs=3, batch_size=16, lr=1e-2, seed=2, X_test=X[:10],
-                 progress=False)
-    hist_b = vem.fit_alternating(b, X, epochs=3, batch_size=16, lr=1e-2, seed=2,
-                                 X_test=X[:10], schedule="joint")
-    # the same loop; a tolerance only in case the two ever pick different Adam kernels
-    for pa, pb in zip(a.parameters(), b.parameters()):
-        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(hist_a.test_elbo, hist_b.test_elbo, rtol=1e-6)
-    np.testing.assert_allclose(hist_a.train_elbo, hist_b.train_elbo, rtol=1e-6)
-
-
 def test_fit_alternating_moves_one_block_at_a_time():
     X = binary_x(n=40, seed=1)
     model = small_vae(seed=5)
@@ -563,7 +523,7 @@ def test_bad_inputs_linear_testbed(ppca_data):
     W, b, s = make_params()
     with pytest.raises(ValueError, match="noise_std must be a finite number > 0"):
         vem.log_evidence(X, W, b, -1.0)
-    with pytest.raises(ValueError, match="> 0 everywhere"):
+    with pytest.raises(ValueError, match="noise_std must be a finite number > 0"):
         vem.e_step(X, W, b, np.r_[-1.0, np.ones(5)])
     with pytest.raises(ValueError, match="latent_dim must be >= 1"):
         vem.fit_em(X, 0)
@@ -583,7 +543,7 @@ def test_bad_inputs_linear_testbed(ppca_data):
         vem.log_evidence(X[:, :4], W, b, s)
     with pytest.raises(ValueError, match="n_sweeps must be >= 1"):
         vem.fit_variational_em(X, 2, n_sweeps=0)
-    with pytest.raises(ValueError, match="means must have shape"):
+    with pytest.raises(ValueError, match="mu must have shape"):
         vem.mean_field_e_step(X, W, b, s, np.zeros((3, 2)))
     with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         vem.fit_joint_gradient(X, 2, lr=0.0)
@@ -614,7 +574,7 @@ def test_bad_inputs_linear_testbed(ppca_data):
 
 def test_bad_inputs_vae():
     model, x = small_vae(), binary_x()
-    with pytest.raises(TypeError, match="encode, decode and log_likelihood"):
+    with pytest.raises(TypeError, match="model must be a vaelib.models.VAE or offer the same"):
         vem.optimize_posterior(object(), x)
     with pytest.raises(TypeError, match="torch.Tensor"):
         vem.optimize_posterior(model, x.numpy())

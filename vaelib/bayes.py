@@ -27,7 +27,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import betaln, logsumexp
 
-from ._validation import check_array, check_int, check_positive
+from . import _gaussian
+from ._gaussian import LOG_2PI
+from ._validation import check_array, check_int, check_positive, check_std
 
 __all__ = [
     "gaussian_posterior",
@@ -51,8 +53,6 @@ __all__ = [
     "DECODER_B2",
 ]
 
-LOG_2PI = math.log(2.0 * math.pi)
-
 #: Largest grid :func:`grid_log_evidence` agrees to evaluate (points, not bytes: the
 #: points are visited in chunks). 10**8 log-joint evaluations take ~10 s here.
 MAX_GRID_POINTS = 10**8
@@ -68,8 +68,8 @@ def _check_gaussian_model(x, prior_mean, prior_std, noise_std):
     x = check_array(x, "x", ndim=2)
     n, D = x.shape
     prior_mean = _check_mean(prior_mean, D)
-    prior_std = check_positive(prior_std, "prior_std")
-    noise_std = check_positive(noise_std, "noise_std")
+    prior_std = check_std(prior_std, "prior_std")
+    noise_std = check_std(noise_std, "noise_std")
     return x, prior_mean, prior_std, noise_std
 
 
@@ -209,7 +209,7 @@ def gaussian_log_likelihood(z, x, noise_std: float) -> np.ndarray:
     """
     x = check_array(x, "x", ndim=2)
     z = _check_z(z, x.shape[1])
-    noise_std = check_positive(noise_std, "noise_std")
+    noise_std = check_std(noise_std, "noise_std")
     return _gaussian_log_likelihood(z, x, noise_std)
 
 
@@ -221,13 +221,6 @@ def _gaussian_log_likelihood(z, x, noise_std):
     sq = np.einsum("...d,...d->...", diff, diff)          # ‖z - x̄‖², faster than sum()
     return -0.5 * (n * D * (LOG_2PI + 2.0 * math.log(noise_std))
                    + (n * sq + scatter) / noise_std**2)
-
-
-def _log_normal_iso(z, mean, std):
-    """log N(z; mean, std² I) summed over the last axis; z (..., D) -> (...)."""
-    D = z.shape[-1]
-    u = (z - mean) / std
-    return -0.5 * (D * (LOG_2PI + 2.0 * math.log(std)) + np.einsum("...d,...d->...", u, u))
 
 
 def gaussian_log_joint(z, x, prior_mean, prior_std: float, noise_std: float) -> np.ndarray:
@@ -250,7 +243,7 @@ def gaussian_log_joint(z, x, prior_mean, prior_std: float, noise_std: float) -> 
                                                                 noise_std)
     z = _check_z(z, x.shape[1])
     return (_gaussian_log_likelihood(z, x, noise_std)
-            + _log_normal_iso(z, prior_mean, prior_std))
+            + _gaussian.log_normal_iso(z, prior_mean, prior_std))
 
 
 def gaussian_mc_relative_variance(x, prior_mean, prior_std: float,
@@ -299,7 +292,8 @@ def _check_beta_bernoulli(x, a, b):
         bad = x[(x != 0) & (x != 1)][:3]
         raise ValueError(f"x must hold Bernoulli outcomes 0 or 1, got values such as "
                          f"{bad.tolist()}; encode heads as 1 and tails as 0.")
-    return x, check_positive(a, "a"), check_positive(b, "b")
+    hint = "It is a Beta prior's pseudo-count, e.g. 1.0 for a uniform prior."
+    return x, check_positive(a, "a", hint), check_positive(b, "b", hint)
 
 
 def beta_bernoulli_posterior(x, a: float, b: float) -> tuple[float, float]:
@@ -573,7 +567,7 @@ def mc_log_evidence(log_likelihood: Callable[[np.ndarray], np.ndarray], prior_me
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     n_estimates = check_int(n_estimates, "n_estimates", minimum=1)
     prior_mean = _check_mean(prior_mean, latent_dim)
-    prior_std = check_positive(prior_std, "prior_std")
+    prior_std = check_std(prior_std, "prior_std")
     if not isinstance(generator, np.random.Generator):
         raise TypeError("generator must be a numpy.random.Generator, e.g. "
                         f"np.random.default_rng(0); got {type(generator).__name__}.")
@@ -647,7 +641,7 @@ def decoder_log_joint(z, x, noise_std: float) -> np.ndarray:
     if x.shape[1] != 2:
         raise ValueError(f"x must have shape (n, 2) for the tiny decoder, got {x.shape}.")
     z = _check_z(z, 2)
-    noise_std = check_positive(noise_std, "noise_std")
+    noise_std = check_std(noise_std, "noise_std")
     # Σ_i log N(x_i; f(z), σ² I) is the Gaussian model's likelihood evaluated at f(z)
     return (_gaussian_log_likelihood(_decoder_mean(z), x, noise_std)
-            + _log_normal_iso(z, 0.0, 1.0))
+            + _gaussian.log_normal_iso(z, 0.0, 1.0))

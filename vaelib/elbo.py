@@ -5,6 +5,10 @@
 
     IWAE_k(x) = E[ log (1/k) sum_i p_theta(x, z_i) / q_phi(z_i | x) ],  z_i ~ q_phi(z | x)
               ELBO = IWAE_1 <= IWAE_k <= IWAE_{k+1} -> log p_theta(x)   (Burda et al., 2016)
+
+The Gaussian formulas themselves (the reparameterized draw, log-densities, the KL to
+N(0, I)) are the shared kernels of ``vaelib._gaussian``; this module assembles them into
+the bounds of the chapter and validates what a reader passes in.
 """
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ import math
 
 import torch
 
-from ._validation import check_int, check_tensor
+from . import _gaussian
+from ._validation import (check_encoded, check_generator, check_int, check_model,
+                          check_model_input, check_mu_logvar)
 
 __all__ = ["kl_normal_std_normal", "kl_per_dimension", "kl_normal_std_normal_mc", "elbo",
            "log_importance_weights", "iwae_bound"]
@@ -21,7 +27,7 @@ __all__ = ["kl_normal_std_normal", "kl_per_dimension", "kl_normal_std_normal_mc"
 def kl_normal_std_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag(exp(logvar))) || N(0, I)), summed over latent dimensions.
 
-    KL = 0.5 * sum_d (mu_d**2 + exp(logvar_d) - logvar_d - 1)
+    KL = 0.5 * sum_j (mu_j**2 + exp(logvar_j) - logvar_j - 1)
     (Kingma & Welling, 2014, appendix B).
 
     Parameters
@@ -32,14 +38,60 @@ def kl_normal_std_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor
     -------
     torch.Tensor, shape (batch,)
     """
-    _check_mu_logvar(mu, logvar)
-    return _kl_normal_std_normal(mu, logvar)
+    mu, logvar = check_mu_logvar(mu, logvar)
+    return _gaussian.kl_std_normal(mu, logvar)
 
 
-def _kl_normal_std_normal(mu, logvar):
-    """Unchecked kernel of :func:`kl_normal_std_normal` (for training loops)."""
-    # KL = 0.5 * sum(mu^2 + sigma^2 - log sigma^2 - 1)
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=-1)
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """The terms of :func:`kl_normal_std_normal`, one per latent dimension.
+
+    KL_j = 0.5 * (mu_j**2 + exp(logvar_j) - logvar_j - 1) >= 0, which is 0 exactly when
+    q's coordinate j equals the prior N(0, 1). Averaged over data, it tells how much
+    information each latent coordinate carries (the book's definition of an *active*
+    dimension is on the notation page).
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor, shape (batch, latent_dim)
+
+    Returns
+    -------
+    torch.Tensor, shape (batch, latent_dim)
+        Sums to :func:`kl_normal_std_normal` over the last dimension.
+    """
+    mu, logvar = check_mu_logvar(mu, logvar)
+    return _gaussian.kl_std_normal_terms(mu, logvar)
+
+
+def kl_normal_std_normal_mc(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
+                            generator: torch.Generator | None = None) -> torch.Tensor:
+    """Monte Carlo estimate of KL(q || N(0, I)) with L samples z_l ~ q (unbiased).
+
+    KL ~= (1/L) sum_l [log q(z_l) - log N(z_l; 0, I)],  z_l = mu + std * eps_l.
+
+    The closed form :func:`kl_normal_std_normal` is its expectation; this estimator
+    exists to show what the closed form saves.
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor, shape (batch, latent_dim)
+    n_samples : int
+        L >= 1.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    torch.Tensor, shape (batch,)
+    """
+    mu, logvar = check_mu_logvar(mu, logvar)
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    z = _gaussian.sample(mu, logvar, n_samples, check_generator(generator))  # (L, batch, d)
+    return (_gaussian.log_normal_diag(z, mu, logvar) - _gaussian.log_std_normal(z)).mean(0)
+
+
+def _check_elbo_args(model, x, n, name):
+    check_model(model)
+    return check_model_input(x, model), check_int(n, name, minimum=1)
 
 
 def elbo(model, x: torch.Tensor, n_samples: int = 1,
@@ -53,8 +105,7 @@ def elbo(model, x: torch.Tensor, n_samples: int = 1,
     Parameters
     ----------
     model : vaelib.models.VAE
-        Provides ``encode(x) -> (mu, logvar)``, ``decode(z)`` and
-        ``log_likelihood(x, decoded)``.
+        Or any model with its interface (``encode``, ``decode``, ``log_likelihood``).
     x : torch.Tensor, shape (batch, input_dim)
     n_samples : int
         Number L of Monte Carlo samples of z per example (>= 1).
@@ -64,89 +115,16 @@ def elbo(model, x: torch.Tensor, n_samples: int = 1,
     -------
     torch.Tensor, shape (batch,)
     """
-    _check_model(model)
-    check_tensor(x, "x", ndim=2)
-    n_samples = check_int(n_samples, "n_samples", minimum=1)
-    return _elbo(model, x, n_samples, generator)
+    x, n_samples = _check_elbo_args(model, x, n_samples, "n_samples")
+    mu, logvar = check_encoded(*model._encode(x))
+    return _elbo_given_q(model, x, mu, logvar, n_samples, check_generator(generator))
 
 
-def _elbo(model, x, n_samples=1, generator=None):
-    """Unchecked kernel of :func:`elbo` (for training loops)."""
-    from .reparam import _sample
-
-    mu, logvar = model.encode(x)
-    z = _sample(mu, logvar, n_samples, generator)            # (L, batch, latent_dim)
-    log_px_z = model.log_likelihood(x, model.decode(z))      # (L, batch)
-    return log_px_z.mean(dim=0) - _kl_normal_std_normal(mu, logvar)
-
-
-def _check_mu_logvar(mu, logvar):
-    check_tensor(mu, "mu", ndim=2)
-    check_tensor(logvar, "logvar", ndim=2)
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} "
-                         f"and {tuple(logvar.shape)}.")
-
-
-def _check_model(model):
-    missing = [m for m in ("encode", "decode", "log_likelihood") if not hasattr(model, m)]
-    if missing:
-        raise TypeError(f"model must provide encode, decode and log_likelihood like "
-                        f"vaelib.models.VAE; {type(model).__name__} lacks {', '.join(missing)}.")
-
-
-def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """The terms of :func:`kl_normal_std_normal`, one per latent dimension.
-
-    KL_d = 0.5 * (mu_d**2 + exp(logvar_d) - logvar_d - 1) >= 0, which is 0 exactly when
-    q's coordinate d equals the prior N(0, 1). Averaged over data, it tells which
-    latent dimensions the encoder uses ("active units", Burda et al., 2016, sec. 5.2).
-
-    Parameters
-    ----------
-    mu, logvar : torch.Tensor, shape (batch, latent_dim)
-
-    Returns
-    -------
-    torch.Tensor, shape (batch, latent_dim)
-        Sums to :func:`kl_normal_std_normal` over the last dimension.
-    """
-    _check_mu_logvar(mu, logvar)
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
-
-
-def _log_normal(z, mu, logvar):
-    """log N(z; mu, diag(exp(logvar))) summed over the last dimension; broadcasts."""
-    return -0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
-
-
-def kl_normal_std_normal_mc(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
-                            generator: torch.Generator | None = None) -> torch.Tensor:
-    """Monte Carlo estimate of KL(q || N(0, I)) with L samples z_l ~ q (unbiased).
-
-    KL ~= (1/L) sum_l [log q(z_l) - log N(z_l; 0, I)],  z_l = mu + std * eps_l.
-
-    The closed form :func:`kl_normal_std_normal` is its expectation; this estimator
-    exists to show what the closed form saves (its variance).
-
-    Parameters
-    ----------
-    mu, logvar : torch.Tensor, shape (batch, latent_dim)
-    n_samples : int
-        L >= 1.
-    generator : torch.Generator, optional
-
-    Returns
-    -------
-    torch.Tensor, shape (batch,)
-    """
-    from .reparam import _sample
-
-    _check_mu_logvar(mu, logvar)
-    n_samples = check_int(n_samples, "n_samples", minimum=1)
-    z = _sample(mu, logvar, n_samples, generator)                    # (L, batch, latent_dim)
-    zeros = torch.zeros_like(mu)
-    return (_log_normal(z, mu, logvar) - _log_normal(z, zeros, zeros)).mean(dim=0)
+def _elbo_given_q(model, x, mu, logvar, n_samples, generator):
+    """(1/L) sum_l log p(x | z_l) - KL[q || N(0, I)] for q = N(mu, diag(exp(logvar)))."""
+    z = _gaussian.sample(mu, logvar, n_samples, generator)          # (L, batch, latent_dim)
+    log_px_z = model._log_likelihood(x, model._decode(z))          # (L, batch)
+    return log_px_z.mean(dim=0) - _gaussian.kl_std_normal(mu, logvar)
 
 
 def log_importance_weights(model, x: torch.Tensor, k: int,
@@ -155,7 +133,7 @@ def log_importance_weights(model, x: torch.Tensor, k: int,
 
     Parameters
     ----------
-    model : vaelib.models.VAE (or any module with ``encode``, ``decode``, ``log_likelihood``)
+    model : vaelib.models.VAE (or any model with its interface)
     x : torch.Tensor, shape (batch, input_dim)
     k : int
         Number of samples per example (>= 1).
@@ -168,21 +146,26 @@ def log_importance_weights(model, x: torch.Tensor, k: int,
     torch.Tensor, shape (k, batch)
         Each row has expectation ELBO(x); ``exp`` of it has expectation p_theta(x).
     """
-    _check_model(model)
-    check_tensor(x, "x", ndim=2)
-    k = check_int(k, "k", minimum=1)
-    return _log_importance_weights(model, x, k, generator)
+    x, k = _check_elbo_args(model, x, k, "k")
+    mu, logvar = check_encoded(*model._encode(x))
+    return _log_importance_weights(model, x, mu, logvar, k, check_generator(generator))
 
 
-def _log_importance_weights(model, x, k, generator=None):
-    """Unchecked kernel of :func:`log_importance_weights`."""
-    from .reparam import _sample
+def _log_importance_weights(model, x, mu, logvar, k, generator=None):
+    """log p(x | z_i) + log p(z_i) - log q(z_i), z_i ~ q = N(mu, diag(exp(logvar))); (k, batch)."""
+    z = _gaussian.sample(mu, logvar, k, generator)                  # (k, batch, latent_dim)
+    log_px_z = model._log_likelihood(x, model._decode(z))           # (k, batch)
+    return (log_px_z + _gaussian.log_std_normal(z)
+            - _gaussian.log_normal_diag(z, mu, logvar))
 
-    mu, logvar = model.encode(x)
-    z = _sample(mu, logvar, k, generator)                             # (k, batch, latent_dim)
-    zeros = torch.zeros_like(mu)
-    log_px_z = model.log_likelihood(x, model.decode(z))               # (k, batch)
-    return log_px_z + _log_normal(z, zeros, zeros) - _log_normal(z, mu, logvar)
+
+def _iwae_given_q(model, x, mu, logvar, k, generator=None, chunk_size=None):
+    """logsumexp_i log w_i - log k, drawing the k samples ``chunk_size`` at a time."""
+    chunk_size = chunk_size or k
+    log_w = [_log_importance_weights(model, x, mu, logvar, min(chunk_size, k - start),
+                                     generator) for start in range(0, k, chunk_size)]
+    # log-mean-exp in log space: never exponentiate log w (it is ~ -100 for real images)
+    return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
 
 
 def iwae_bound(model, x: torch.Tensor, k: int,
@@ -201,7 +184,7 @@ def iwae_bound(model, x: torch.Tensor, k: int,
 
     Parameters
     ----------
-    model : vaelib.models.VAE (or any module with ``encode``, ``decode``, ``log_likelihood``)
+    model : vaelib.models.VAE (or any model with its interface)
     x : torch.Tensor, shape (batch, input_dim)
     k : int
         Number of importance samples (>= 1). Memory grows as k * batch * input_dim;
@@ -214,9 +197,6 @@ def iwae_bound(model, x: torch.Tensor, k: int,
         Differentiable in the model's parameters (wrap in ``torch.no_grad()`` to
         evaluate only).
     """
-    _check_model(model)
-    check_tensor(x, "x", ndim=2)
-    k = check_int(k, "k", minimum=1)
-    log_w = _log_importance_weights(model, x, k, generator)           # (k, batch)
-    # log-mean-exp in log space: never exponentiate log w (it is ~ -100 for real images)
-    return torch.logsumexp(log_w, dim=0) - math.log(k)
+    x, k = _check_elbo_args(model, x, k, "k")
+    mu, logvar = check_encoded(*model._encode(x))
+    return _iwae_given_q(model, x, mu, logvar, k, check_generator(generator))

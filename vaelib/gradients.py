@@ -29,23 +29,24 @@ both in depth.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import numbers
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from ._validation import check_int, check_tensor
+from . import _cache, _gaussian
+from ._validation import check_generator, check_int, check_mu_logvar, check_tensor
+from .train import History
 
 __all__ = [
     "pathwise_grad", "score_function_grad", "gaussian_score",
     "GradientMoments", "gradient_moments",
     "squared_norm_grad", "squared_norm_grad_variance",
-    "TrainingCurves", "fit_with_estimator", "compare_estimators",
+    "ESTIMATORS", "compare_estimators",
 ]
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
@@ -58,19 +59,9 @@ def _check_problem(f, mu, logvar, n_samples, generator):
     if not callable(f):
         raise TypeError(f"f must be a function mapping a tensor (..., latent_dim) to (...), "
                         f"e.g. lambda z: (z ** 2).sum(-1); got {type(f).__name__}.")
-    check_tensor(mu, "mu")
-    check_tensor(logvar, "logvar")
-    if mu.dim() < 1:
-        raise ValueError("mu must have at least one dimension (..., latent_dim); "
-                         "wrap a scalar as mu.reshape(1).")
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} "
-                         f"and {tuple(logvar.shape)}.")
+    mu, logvar = check_mu_logvar(mu, logvar, ndim=None)
     n_samples = check_int(n_samples, "n_samples", minimum=1)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got "
-                        f"{type(generator).__name__}.")
-    return n_samples
+    return mu, logvar, n_samples, check_generator(generator)
 
 
 def _eval_f(f, z):
@@ -85,12 +76,6 @@ def _eval_f(f, z):
     if not bool(torch.isfinite(fz).all()):
         raise ValueError("f returned NaN or infinite values; check f on the samples z.")
     return fz
-
-
-def _draw_eps(mu, n_samples, generator):
-    """Noise eps of shape (n_samples, *mu.shape), drawn exactly as vaelib.reparam._sample."""
-    return torch.randn((n_samples, *mu.shape), dtype=mu.dtype, device=mu.device,
-                       generator=generator)
 
 
 # ---------------------------------------------------------------------------------
@@ -123,7 +108,7 @@ def pathwise_grad(f: Objective, mu: torch.Tensor, logvar: torch.Tensor, n_sample
     grad_mu, grad_logvar : torch.Tensor, each of the shape of ``mu``
         Detached estimates of dF/dmu and dF/dlogvar.
     """
-    n_samples = _check_problem(f, mu, logvar, n_samples, generator)
+    mu, logvar, n_samples, generator = _check_problem(f, mu, logvar, n_samples, generator)
     return _pathwise_grad(f, mu, logvar, n_samples, generator)
 
 
@@ -131,9 +116,9 @@ def _pathwise_grad(f, mu, logvar, n_samples, generator=None):
     """Unchecked kernel of :func:`pathwise_grad`."""
     mu = mu.detach().requires_grad_(True)
     logvar = logvar.detach().requires_grad_(True)
-    eps = _draw_eps(mu, n_samples, generator)
+    eps = _gaussian.draw_eps(mu, n_samples, generator)
     with torch.enable_grad():
-        z = mu + torch.exp(0.5 * logvar) * eps               # (L, ..., latent_dim)
+        z = _gaussian.reparameterize(mu, logvar, eps)         # (L, ..., latent_dim)
         fz = _eval_f(f, z)                                    # (L, ...)
         if not fz.requires_grad:
             raise ValueError(
@@ -165,8 +150,16 @@ def gaussian_score(eps: torch.Tensor, logvar: torch.Tensor
     score_mu, score_logvar : torch.Tensor, the shape of ``eps``
         Both have expectation zero under eps ~ N(0, I).
     """
-    check_tensor(eps, "eps")
-    check_tensor(logvar, "logvar")
+    eps = check_tensor(eps, "eps")
+    logvar = check_tensor(logvar, "logvar", dtype=eps.dtype)
+    try:
+        shape = torch.broadcast_shapes(eps.shape, logvar.shape)
+    except RuntimeError:
+        shape = None
+    if shape != eps.shape:
+        raise ValueError(f"logvar of shape {tuple(logvar.shape)} must broadcast to eps's shape "
+                         f"{tuple(eps.shape)} (..., latent_dim); add leading axes, e.g. "
+                         "logvar[None].")
     return _gaussian_score(eps, logvar)
 
 
@@ -179,14 +172,15 @@ def _check_baseline(baseline, n_samples):
     if baseline is None:
         return None
     if isinstance(baseline, str):
-        if baseline != "mean":
-            raise ValueError(f"baseline must be None, a number or 'mean', got {baseline!r}.")
+        if baseline != "leave-one-out":
+            raise ValueError(f"baseline must be None, a number or 'leave-one-out', got "
+                             f"{baseline!r}.")
         if n_samples < 2:
-            raise ValueError("baseline='mean' (leave-one-out) needs n_samples >= 2: with "
-                             "one sample there is no other sample to average.")
-        return "mean"
+            raise ValueError("baseline='leave-one-out' needs n_samples >= 2: with one sample "
+                             "there is no other sample to average.")
+        return baseline
     if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real):
-        raise TypeError(f"baseline must be None, a number or 'mean', got "
+        raise TypeError(f"baseline must be None, a number or 'leave-one-out', got "
                         f"{type(baseline).__name__}.")
     if not np.isfinite(float(baseline)):
         raise ValueError(f"baseline must be finite, got {baseline}.")
@@ -214,14 +208,14 @@ def score_function_grad(f: Objective, mu: torch.Tensor, logvar: torch.Tensor,
         Number L of Monte Carlo samples (>= 1).
     generator : torch.Generator, optional
         Source of eps (the same eps as :func:`pathwise_grad` for the same state).
-    baseline : None, float or "mean"
+    baseline : None, float or "leave-one-out"
         What is subtracted from f(z_l) before it multiplies the score; every choice
         keeps the estimator unbiased:
 
         * ``None``: b_l = 0, the plain estimator.
         * a number c: b_l = c, a constant (it does not depend on the samples, and
           E_q[grad log q] = 0). A good c is close to E_q[f].
-        * ``"mean"``: the leave-one-out mean b_l = (1/(L-1)) sum_{k != l} f(z_k)
+        * ``"leave-one-out"``: the leave-one-out mean b_l = (1/(L-1)) sum_{k != l} f(z_k)
           (Kool et al., 2019), computed separately for each distribution of the batch.
           It is independent of z_l, so unbiased; needs L >= 2. (The plain batch mean,
           which includes f(z_l) itself, would shrink the gradient by (L - 1)/L.)
@@ -230,7 +224,7 @@ def score_function_grad(f: Objective, mu: torch.Tensor, logvar: torch.Tensor,
     -------
     grad_mu, grad_logvar : torch.Tensor, each of the shape of ``mu``
     """
-    n_samples = _check_problem(f, mu, logvar, n_samples, generator)
+    mu, logvar, n_samples, generator = _check_problem(f, mu, logvar, n_samples, generator)
     baseline = _check_baseline(baseline, n_samples)
     return _score_function_grad(f, mu, logvar, n_samples, generator, baseline)
 
@@ -239,10 +233,10 @@ def _score_function_grad(f, mu, logvar, n_samples, generator=None, baseline=None
     """Unchecked kernel of :func:`score_function_grad` (baseline already checked)."""
     with torch.no_grad():
         mu, logvar = mu.detach(), logvar.detach()
-        eps = _draw_eps(mu, n_samples, generator)
-        z = mu + torch.exp(0.5 * logvar) * eps                # (L, ..., latent_dim)
+        eps = _gaussian.draw_eps(mu, n_samples, generator)
+        z = _gaussian.reparameterize(mu, logvar, eps)          # (L, ..., latent_dim)
         fz = _eval_f(f, z)                                     # (L, ...)
-        if baseline == "mean":                                 # leave-one-out mean
+        if baseline == "leave-one-out":
             fz = fz - (fz.sum(0, keepdim=True) - fz) / (n_samples - 1)
         elif baseline is not None:
             fz = fz - baseline
@@ -297,7 +291,7 @@ def gradient_moments(estimator: Callable, f: Objective, mu: torch.Tensor,
         Number of independent estimates (>= 2).
     generator : torch.Generator, optional
     **kwargs
-        Passed to the estimator (e.g. ``baseline="mean"``).
+        Passed to the estimator (e.g. ``baseline="leave-one-out"``).
 
     Returns
     -------
@@ -308,8 +302,7 @@ def gradient_moments(estimator: Callable, f: Objective, mu: torch.Tensor,
         raise TypeError("estimator must be pathwise_grad, score_function_grad or a "
                         "function with their signature.")
     n_repeats = check_int(n_repeats, "n_repeats", minimum=2)
-    check_tensor(mu, "mu")
-    check_tensor(logvar, "logvar")
+    mu, logvar = check_mu_logvar(mu, logvar, ndim=None)
     mu_rep = mu.detach().expand(n_repeats, *mu.shape)
     logvar_rep = logvar.detach().expand(n_repeats, *logvar.shape)
     grad_mu, grad_logvar = estimator(f, mu_rep, logvar_rep, n_samples,
@@ -335,8 +328,7 @@ def squared_norm_grad(mu: torch.Tensor, logvar: torch.Tensor
     -------
     grad_mu, grad_logvar : torch.Tensor, each of the shape of ``mu``
     """
-    check_tensor(mu, "mu")
-    check_tensor(logvar, "logvar")
+    mu, logvar = check_mu_logvar(mu, logvar, ndim=None)
     return 2 * mu, torch.exp(logvar)
 
 
@@ -372,11 +364,7 @@ def squared_norm_grad_variance(mu: torch.Tensor, logvar: torch.Tensor, estimator
     -------
     var_mu, var_logvar : torch.Tensor, each of the shape of ``mu``
     """
-    check_tensor(mu, "mu")
-    check_tensor(logvar, "logvar")
-    if mu.dim() < 1 or mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape (..., latent_dim), got "
-                         f"{tuple(mu.shape)} and {tuple(logvar.shape)}.")
+    mu, logvar = check_mu_logvar(mu, logvar, ndim=None)
     m2, s2 = mu.pow(2), torch.exp(logvar)
     if estimator == "pathwise":
         return 4 * s2, m2 * s2 + 2 * s2.pow(2)
@@ -396,220 +384,74 @@ def squared_norm_grad_variance(mu: torch.Tensor, logvar: torch.Tensor, estimator
 # ---------------------------------------------------------------------------------
 # the same comparison inside a VAE
 # ---------------------------------------------------------------------------------
-ESTIMATORS = ("pathwise", "score", "score+mean")
-_CACHE_VERSION = 1
+#: The encoder-gradient estimators :func:`compare_estimators` races, by name:
+#: name -> (``estimator``, ``baseline``) arguments of :func:`vaelib.train.fit`.
+ESTIMATORS = {"pathwise": ("pathwise", None),
+              "score": ("score", None),
+              "score+mean": ("score", "leave-one-out")}
 
 
-@dataclass
-class TrainingCurves:
-    """ELBO curves of one training run (mean ELBO per example, in nats, per epoch)."""
-
-    estimator: str
-    train_elbo: list[float] = field(default_factory=list)
-    test_elbo: list[float] = field(default_factory=list)
-
-
-def _surrogate_elbo(model, x, estimator, n_samples, generator):
-    """Per-example ELBO estimate and a surrogate whose gradient is the chosen estimator.
-
-    Both use the same draws z = mu + std * eps. The KL term is in closed form and is
-    differentiated exactly in every case; only the gradient of the reconstruction term
-    E_q[log p(x | z)] with respect to the encoder differs:
-
-    * pathwise: backpropagate through z = mu + std * eps;
-    * score: z is detached and the encoder gets (1/L) sum_l (log p(x | z_l) - b_l)
-      grad log q(z_l | x), with b_l = 0 ("score") or the leave-one-out mean
-      ("score+mean").
-
-    The decoder's gradient E_q[grad_theta log p(x | z)] is the same in every case.
-
-    Returns
-    -------
-    elbo, surrogate : torch.Tensor, shape (batch,)
-    """
-    from .elbo import _kl_normal_std_normal
-    from .reparam import _log_normal_diag
-
-    mu, logvar = model.encode(x)
-    eps = _draw_eps(mu, n_samples, generator)
-    z = mu + torch.exp(0.5 * logvar) * eps                    # (L, batch, latent_dim)
-    if estimator != "pathwise":
-        z = z.detach()
-    log_px_z = model.log_likelihood(x, model.decode(z))       # (L, batch)
-    elbo = log_px_z.mean(0) - _kl_normal_std_normal(mu, logvar)
-    if estimator == "pathwise":
-        return elbo, elbo
-    weight = log_px_z.detach()
-    if estimator == "score+mean":
-        weight = weight - (weight.sum(0, keepdim=True) - weight) / (n_samples - 1)
-    log_q = _log_normal_diag(z, mu, logvar)                   # (L, batch), grads to mu, logvar
-    return elbo, elbo + (weight * log_q).mean(0)
-
-
-def _check_estimator(estimator, n_samples):
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}.")
-    if estimator == "score+mean" and n_samples < 2:
-        raise ValueError("estimator='score+mean' (leave-one-out baseline) needs n_samples >= 2.")
-
-
-def fit_with_estimator(model, X: torch.Tensor, *, estimator: str, epochs: int,
-                       batch_size: int = 100, lr: float = 1e-3, n_samples: int = 1,
-                       seed: int = 0, X_test: torch.Tensor | None = None,
-                       n_eval_samples: int = 10, threads: int | None = 1
-                       ) -> TrainingCurves:
-    """Train a VAE by Adam on the ELBO, with the encoder gradient from ``estimator``.
-
-    A minimal loop for the comparison of chapter 5 (the book's general loop is
-    :func:`vaelib.train.fit`). Deterministic: shuffling and noise come from a
-    ``torch.Generator`` seeded with ``seed``; the global random state is untouched; and,
-    as in :func:`vaelib.train.fit`, the loop runs under a fixed number of torch threads
-    (CPU sums can depend on how a product is split between threads).
-
-    Parameters
-    ----------
-    model : vaelib.models.VAE
-        Trained in place.
-    X : torch.Tensor, shape (n, input_dim)
-    estimator : {"pathwise", "score", "score+mean"}
-        How the reconstruction term's gradient reaches the encoder (see
-        :func:`_surrogate_elbo`).
-    epochs, batch_size : int
-    lr : float
-        Adam's learning rate.
-    n_samples : int
-        L, samples of z per example and step (the same budget for every estimator).
-    seed : int
-    X_test : torch.Tensor, shape (n_test, input_dim), optional
-        If given, its mean ELBO (``n_eval_samples`` draws per example, with the same
-        noise at every epoch) is recorded after each epoch.
-    n_eval_samples : int
-    threads : int or None, default 1
-        torch threads while training (restored afterwards), the same as
-        :data:`vaelib.train.TRAIN_THREADS`; ``None`` leaves torch's setting alone.
-
-    Returns
-    -------
-    TrainingCurves
-        ``train_elbo[k]``: mean over epoch k of the minibatch ELBO estimates;
-        ``test_elbo[k]``: ELBO on ``X_test`` after epoch k.
-    """
-    import contextlib
-
-    from ._validation import check_positive
-    from .train import num_threads
-
-    check_tensor(X, "X", ndim=2)
-    if X_test is not None:
-        check_tensor(X_test, "X_test", ndim=2)
-    epochs = check_int(epochs, "epochs", minimum=1)
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
-    n_samples = check_int(n_samples, "n_samples", minimum=1)
-    lr = check_positive(lr, "lr")
-    seed = check_int(seed, "seed", minimum=0)
-    n_eval_samples = check_int(n_eval_samples, "n_eval_samples", minimum=1)
-    _check_estimator(estimator, n_samples)
-    if threads is not None:
-        threads = check_int(threads, "threads", minimum=1)
-    context = num_threads(threads) if threads is not None else contextlib.nullcontext()
-    with context, torch.enable_grad():
-        return _fit_with_estimator(model, X, estimator, epochs, batch_size, lr,
-                                   n_samples, seed, X_test, n_eval_samples)
-
-
-def _fit_with_estimator(model, X, estimator, epochs, batch_size, lr, n_samples, seed,
-                        X_test, n_eval_samples):
-    """Unchecked loop of :func:`fit_with_estimator`."""
-    gen = torch.Generator().manual_seed(int(seed))
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    curves = TrainingCurves(estimator)
-    n = X.shape[0]
-    for _ in range(epochs):
-        model.train()
-        total = 0.0
-        for idx in torch.randperm(n, generator=gen).split(batch_size):
-            elbo, surrogate = _surrogate_elbo(model, X[idx], estimator, n_samples, gen)
-            optimizer.zero_grad()
-            (-surrogate.mean()).backward()
-            optimizer.step()
-            total += float(elbo.detach().sum())
-        curves.train_elbo.append(total / n)
-        if X_test is not None:
-            curves.test_elbo.append(_eval_elbo(model, X_test, n_eval_samples, seed))
-    model.eval()
-    return curves
-
-
-def _eval_elbo(model, X, n_samples, seed):
-    """Mean ELBO per example, with the same noise every call (seeded generator)."""
-    from .elbo import _elbo
-
-    model.eval()
-    with torch.no_grad():
-        gen = torch.Generator().manual_seed(int(seed) + 1)
-        return float(_elbo(model, X, n_samples, gen).mean())
-
-
-def compare_estimators(latent_dim: int = 2, *, estimators=ESTIMATORS, epochs: int = 40,
+def compare_estimators(latent_dim: int = 2, *, estimators=tuple(ESTIMATORS), epochs: int = 40,
                        n_samples: int = 2, batch_size: int = 64, lr: float = 1e-3,
-                       hidden_dims=(256,), seed: int = 0, cache: bool = True
-                       ) -> dict[str, TrainingCurves]:
-    """Train the same VAE on the digits once per gradient estimator; return the curves.
+                       hidden_dims=(256,), seed: int = 0, n_eval_samples: int = 10,
+                       cache: bool = True) -> dict[str, History]:
+    """Train the same VAE on the digits once per gradient estimator; return the histories.
 
     Every run starts from the same initial weights (built under ``seed``), sees the
     same minibatches and the same number L = ``n_samples`` of decoder evaluations per
-    example and step; only the encoder's gradient estimator differs. Data: the book's
-    split :func:`vaelib.data.load_split` ``("digits")``; the architecture and optimiser
-    settings default to those of :func:`vaelib.train.pretrained` for the digits. Runs
-    with one torch thread (CPU results depend on the thread count). With ``cache``
-    the curves are stored as JSON in
-    ``vaelib.cache_dir() / "gradients"``, keyed by the arguments and the torch version.
+    example and step; only the encoder's gradient estimator differs (:data:`ESTIMATORS`:
+    pathwise, score function, score function with the leave-one-out baseline). Each run
+    is one call of :func:`vaelib.train.fit`; data: the book's split
+    :func:`vaelib.data.load_split` ``("digits")``. Results are stored in the book's cache
+    (keyed by the arguments, the data and the code) unless ``cache=False``.
 
     Parameters
     ----------
     latent_dim : int
-    estimators : sequence of {"pathwise", "score", "score+mean"}
-    epochs, n_samples, batch_size, lr, hidden_dims, seed
-        As in :func:`fit_with_estimator`; ``seed`` also seeds the initial weights.
+    estimators : sequence of names in :data:`ESTIMATORS`
+    epochs, n_samples, batch_size, lr, hidden_dims, seed, n_eval_samples
+        As in :func:`vaelib.train.fit`; ``seed`` also seeds the initial weights.
     cache : bool
-        Read and write the JSON cache.
+        Read and write the cache.
 
     Returns
     -------
     dict
-        estimator name -> :class:`TrainingCurves`.
+        estimator name -> :class:`vaelib.train.History` (``test_elbo`` per epoch, with
+        ``n_eval_samples`` draws per test digit).
     """
-    from . import cache_dir
     from .data import load_split
     from .models import VAE
+    from .train import fit
 
     latent_dim = check_int(latent_dim, "latent_dim", minimum=1)
     estimators = tuple(estimators)
-    for name in estimators:
-        _check_estimator(name, n_samples)
-    config = dict(version=_CACHE_VERSION, latent_dim=latent_dim, estimators=estimators,
-                  epochs=epochs, n_samples=n_samples, batch_size=batch_size, lr=lr,
-                  hidden_dims=list(hidden_dims), seed=seed, torch=torch.__version__)
-    key = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    path = cache_dir() / "gradients" / f"compare-{key}.json"
-    if cache and path.exists():
-        stored = json.loads(path.read_text())
-        return {name: TrainingCurves(**stored[name]) for name in estimators}
-
+    unknown = [name for name in estimators if name not in ESTIMATORS]
+    if unknown or not estimators:
+        raise ValueError(f"estimators must be names from {tuple(ESTIMATORS)}, got "
+                         f"{estimators!r}.")
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    if n_samples < 2 and "score+mean" in estimators:
+        raise ValueError("'score+mean' (the leave-one-out baseline) needs n_samples >= 2.")
+    hidden_dims = tuple(check_int(h, "each hidden width") for h in hidden_dims)
     X_train, X_test, _, _ = load_split("digits")
-    X_train = torch.as_tensor(X_train, dtype=torch.float32)
-    X_test = torch.as_tensor(X_test, dtype=torch.float32)
-    results = {}
-    for name in estimators:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)                   # the same initial weights for all
-            model = VAE(X_train.shape[1], latent_dim, hidden_dims=tuple(hidden_dims))
-        results[name] = fit_with_estimator(
-            model, X_train, estimator=name, epochs=epochs, batch_size=batch_size, lr=lr,
-            n_samples=n_samples, seed=seed, X_test=X_test, threads=1)
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({name: asdict(c) for name, c in results.items()}))
-        tmp.replace(path)
-    return results
+    config = dict(latent_dim=latent_dim, estimators=estimators, epochs=epochs,
+                  n_samples=n_samples, batch_size=batch_size, lr=lr,
+                  hidden_dims=list(hidden_dims), seed=seed, n_eval_samples=n_eval_samples)
+
+    def race() -> dict:
+        results = {}
+        for name in estimators:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)                   # the same initial weights for all
+                model = VAE(X_train.shape[1], latent_dim, hidden_dims=hidden_dims)
+            estimator, baseline = ESTIMATORS[name]
+            history = fit(model, X_train, epochs=epochs, batch_size=batch_size, lr=lr,
+                          seed=seed, X_test=X_test, n_samples=n_samples, estimator=estimator,
+                          baseline=baseline, n_eval_samples=n_eval_samples, progress=False)
+            results[name] = json.dumps(asdict(history))
+        return results
+
+    stored, _ = _cache.cached("gradients", f"compare-d{latent_dim}", config, race,
+                              code=("gradients",), data=(X_train, X_test), enabled=cache)
+    return {name: History(**json.loads(stored[name])) for name in estimators}

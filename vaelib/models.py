@@ -16,14 +16,15 @@ Gaussian means) and accepts any number of leading Monte Carlo sample dimensions,
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._validation import check_int, check_positive
+from . import _gaussian
+from ._validation import (check_generator, check_int, check_model_input, check_std,
+                          check_tensor)
 
 __all__ = ["VAE", "LIKELIHOODS"]
 
@@ -95,7 +96,7 @@ class VAE(nn.Module):
             if decoder_std is None:
                 raise ValueError("a Gaussian decoder needs its noise level: pass "
                                  "decoder_std (a standard deviation, e.g. 0.1).")
-            decoder_std = check_positive(decoder_std, "decoder_std")
+            decoder_std = check_std(decoder_std, "decoder_std")
         elif decoder_std is not None:
             raise ValueError("decoder_std is only used with likelihood='gaussian'; "
                              "leave it as None for a Bernoulli decoder.")
@@ -127,8 +128,7 @@ class VAE(nn.Module):
         -------
         mu, logvar : torch.Tensor, each of shape (batch, latent_dim)
         """
-        _check_input(x, "x", self.input_dim)
-        return self._encode(x)
+        return self._encode(check_model_input(x, self))
 
     def _encode(self, x):
         """Unchecked kernel of :meth:`encode` (for training loops)."""
@@ -149,7 +149,10 @@ class VAE(nn.Module):
             Logits (``likelihood="bernoulli"``; pixel probabilities are
             ``torch.sigmoid`` of them) or means in (0, 1) (``"gaussian"``).
         """
-        _check_input(z, "z", self.latent_dim)
+        z = check_tensor(z, "z", dtype=self.fc_mu_logvar.weight.dtype)
+        if z.dim() < 1 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"z must have shape (..., batch, {self.latent_dim}) for this model "
+                             f"(latent_dim={self.latent_dim}), got {tuple(z.shape)}.")
         return self._decode(z)
 
     def _decode(self, z):
@@ -171,12 +174,8 @@ class VAE(nn.Module):
         mu, logvar : torch.Tensor, shape (batch, latent_dim)
         """
         mu, logvar = self.encode(x)
-        if self.training:
-            std = torch.exp(0.5 * logvar)
-            z = mu + std * torch.randn_like(std)
-        else:
-            z = mu
-        return self.decode(z), mu, logvar
+        z = _gaussian.sample(mu, logvar, 1)[0] if self.training else mu
+        return self._decode(z), mu, logvar
 
     def log_likelihood(self, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
         """log p_theta(x | z), summed over pixels.
@@ -201,8 +200,8 @@ class VAE(nn.Module):
         -------
         torch.Tensor, shape (..., batch)
         """
-        _check_input(x, "x", self.input_dim)
-        _check_input(decoded, "decoded", self.input_dim)
+        decoded = check_tensor(decoded, "decoded")
+        x = check_model_input(x, self, dtype=decoded.dtype)
         if x.dim() > decoded.dim() or decoded.shape[decoded.dim() - x.dim():] != x.shape:
             raise ValueError(f"decoded has shape {tuple(decoded.shape)}, which does not end in "
                              f"x's shape {tuple(x.shape)}: pass decode(z) for z of shape "
@@ -223,6 +222,7 @@ class VAE(nn.Module):
         For a Bernoulli decoder the means are ``sigmoid(logits)``.
         """
         n = check_int(n, "n", minimum=1)
+        check_generator(generator)
         device = self.fc_mu_logvar.weight.device
         z = torch.randn(n, self.latent_dim, generator=generator, device=device)
         return self.mean(z)
@@ -231,24 +231,6 @@ class VAE(nn.Module):
         """E[x | z] under the decoder: sigmoid(logits) or the Gaussian means, (..., input_dim)."""
         decoded = self.decode(z)
         return torch.sigmoid(decoded) if self.likelihood == "bernoulli" else decoded
-
-
-
-def _check_input(t, name: str, size: int) -> None:
-    """A finite floating tensor whose last dimension is ``size`` (public entry checks)."""
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}; wrap it "
-                        f"with torch.as_tensor({name}, dtype=torch.float32).")
-    if not t.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}; "
-                        f"use {name}.float().")
-    if t.dim() < 1 or t.shape[-1] != size:
-        hint = (" Flatten images to (batch, pixels) with x.reshape(len(x), -1)."
-                if name == "x" else "")
-        raise ValueError(f"{name} must have last dimension {size}, got shape "
-                         f"{tuple(t.shape)}.{hint}")
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or infinite values.")
 
 
 def _bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -261,11 +243,6 @@ def _bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Te
                                                reduction="none").sum(dim=-1)
 
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
 def _gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, std: float) -> torch.Tensor:
     """sum_j log N(x_j; mean_j, std**2); broadcasts x over leading sample dims."""
-    D = x.shape[-1]
-    sq = (x - mean).pow(2).sum(dim=-1)
-    return -0.5 * sq / std**2 - D * (math.log(std) + _HALF_LOG_2PI)
+    return _gaussian.log_normal_iso(x, mean, std)

@@ -15,7 +15,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._validation import check_int, check_tensor
+from . import _gaussian
+from ._validation import check_generator, check_int, check_mu_logvar, check_tensor
 
 __all__ = ["sample", "reparameterize", "log_normal_diag", "Moments", "moment_intervals"]
 
@@ -39,21 +40,9 @@ def sample(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
         Differentiable with respect to ``mu`` and ``logvar``: dz/dmu = 1 and
         dz/dstd = eps.
     """
-    check_tensor(mu, "mu", ndim=2)
-    check_tensor(logvar, "logvar", ndim=2)
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} "
-                         f"and {tuple(logvar.shape)}.")
+    mu, logvar = check_mu_logvar(mu, logvar, ndim=2)
     n_samples = check_int(n_samples, "n_samples", minimum=1)
-    return _sample(mu, logvar, n_samples, generator)
-
-
-def _sample(mu, logvar, n_samples, generator=None):
-    """Unchecked kernel of :func:`sample` (for training loops)."""
-    std = torch.exp(0.5 * logvar)
-    eps = torch.randn((n_samples, *mu.shape), dtype=mu.dtype, device=mu.device,
-                      generator=generator)
-    return mu + std * eps
+    return _gaussian.sample(mu, logvar, n_samples, check_generator(generator))
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -75,12 +64,8 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) ->
     torch.Tensor
         The broadcast shape of ``mu`` and ``eps``; dz/dmu = 1, dz/dstd = eps.
     """
-    check_tensor(mu, "mu")
-    check_tensor(logvar, "logvar")
-    check_tensor(eps, "eps")
-    if mu.dim() < 1 or mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape (..., latent_dim), got "
-                         f"{tuple(mu.shape)} and {tuple(logvar.shape)}.")
+    mu, logvar = check_mu_logvar(mu, logvar, ndim=None)
+    eps = check_tensor(eps, "eps", dtype=mu.dtype)
     if eps.dim() < 1 or eps.shape[-1] != mu.shape[-1]:
         raise ValueError(f"eps must end in latent_dim={mu.shape[-1]}, got shape "
                          f"{tuple(eps.shape)}.")
@@ -90,7 +75,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) ->
         raise ValueError(f"eps of shape {tuple(eps.shape)} does not broadcast against mu of "
                          f"shape {tuple(mu.shape)}; add leading singleton axes, e.g. "
                          "eps[:, None, :].") from None
-    return mu + torch.exp(0.5 * logvar) * eps
+    return _gaussian.reparameterize(mu, logvar, eps)
 
 
 def log_normal_diag(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -110,18 +95,12 @@ def log_normal_diag(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> 
     torch.Tensor, shape (...)
         The broadcast shape without the latent axis.
     """
-    for t, name in ((z, "z"), (mu, "mu"), (logvar, "logvar")):
-        check_tensor(t, name)
-    if mu.dim() < 1 or mu.shape != logvar.shape or z.shape[-1:] != mu.shape[-1:]:
-        raise ValueError(f"z, mu and logvar must end in the same latent_dim and mu, logvar "
-                         f"must share a shape; got {tuple(z.shape)}, {tuple(mu.shape)}, "
-                         f"{tuple(logvar.shape)}.")
-    return _log_normal_diag(z, mu, logvar)
-
-
-def _log_normal_diag(z, mu, logvar):
-    """Unchecked kernel of :func:`log_normal_diag` (for training loops)."""
-    return -0.5 * (np.log(2 * np.pi) + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(-1)
+    mu, logvar = check_mu_logvar(mu, logvar, ndim=None)
+    z = check_tensor(z, "z", dtype=mu.dtype)
+    if z.shape[-1:] != mu.shape[-1:]:
+        raise ValueError(f"z, mu and logvar must end in the same latent_dim; got "
+                         f"{tuple(z.shape)}, {tuple(mu.shape)}, {tuple(logvar.shape)}.")
+    return _gaussian.log_normal_diag(z, mu, logvar)
 
 
 class Moments(NamedTuple):

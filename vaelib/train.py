@@ -1,43 +1,46 @@
-"""Deterministic training, and trained models shared between chapters (chapter 3).
+"""One training loop for the whole book, and trained models shared between chapters (chapter 3).
 
-* :func:`fit` maximises the ELBO (``kind="vae"``) or the reconstruction
-  log-likelihood of a plain autoencoder (``kind="ae"``) with Adam, seeded, and returns
-  a per-epoch :class:`History`.
-* :func:`pretrained` trains a model of a named configuration once, stores it in
-  :func:`vaelib.cache_dir` (outside the repository) under a name keyed by a hash of the
-  whole configuration, and loads it on every later call, in any chapter.
+* :func:`fit` maximises the ELBO of a VAE (``kind="vae"``), or the reconstruction
+  log-likelihood of a plain autoencoder (``kind="ae"``), with Adam, seeded, and returns
+  a per-epoch :class:`History`. What the chapters vary is an argument: the number L of
+  Monte Carlo samples, the gradient estimator of the encoder (pathwise, or the score
+  function with no baseline, a constant or the leave-one-out mean; chapter 5), the
+  schedule (joint steps, or alternating encoder-only and decoder-only phases; chapter
+  6), dynamic binarization of the pixels, and a per-step callback.
+* :func:`pretrained` trains a model of a named configuration once, stores it in the
+  book's cache (``vaelib._cache``: keyed by the configuration, the data and the source
+  code that trains it) and loads it on every later call, in any chapter.
 
 The loss of a VAE is the negative ELBO per example (Kingma & Welling, 2014)::
 
-    -ELBO(x) = -log p_theta(x | z) + KL[q_phi(z | x) || N(0, I)],
-    z = mu + std * eps,  eps ~ N(0, I)                    (one sample per example)
+    -ELBO(x) = -(1/L) sum_l log p_theta(x | z_l) + KL[q_phi(z | x) || N(0, I)],
+    z_l = mu + std * eps_l,  eps_l ~ N(0, I)
 
-with the KL term in closed form (:func:`vaelib.elbo.kl_normal_std_normal`, derived in
-chapter 4) and z drawn by the reparameterization trick (:func:`vaelib.reparam.sample`,
-chapter 5).
+with the KL term in closed form and z drawn by the reparameterization trick (the
+shared kernels of ``vaelib._gaussian``; chapters 4 and 5 derive both).
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
-import os
+import math
+import numbers
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
 
 import torch
+from tqdm.std import tqdm
 
-from ._validation import check_int, check_positive
-from .elbo import _kl_normal_std_normal
-from .models import VAE
-from .reparam import _sample
+from . import _cache, _gaussian
+from ._validation import check_int, check_model_input, check_positive, check_std
+from .models import LIKELIHOODS, VAE
 
-__all__ = ["History", "fit", "pretrained", "num_threads", "DEFAULTS", "TRAIN_THREADS",
-           "cache_path"]
+__all__ = ["History", "Step", "fit", "pretrained", "num_threads", "DEFAULTS", "TRAIN_THREADS",
+           "ESTIMATORS", "SCHEDULES"]
 
 #: Threads torch uses while training. CPU results can depend on the thread count (the
 #: split of a matrix product), so every training run uses the same number. One thread:
@@ -46,9 +49,6 @@ __all__ = ["History", "fit", "pretrained", "num_threads", "DEFAULTS", "TRAIN_THR
 #: --threads 2); the digits models are too small to gain from a second thread.
 TRAIN_THREADS = 1
 
-#: Bumped whenever the training loop changes what it computes; part of every cache key.
-_LOOP_VERSION = 2
-
 #: Shared configurations of :func:`pretrained`, per dataset. The digits models train in
 #: about a second each on 2 cores; the MNIST ones in a few seconds.
 DEFAULTS = {
@@ -56,10 +56,12 @@ DEFAULTS = {
     "mnist": {"hidden_dims": (400,), "epochs": 30, "batch_size": 128, "lr": 1e-3},
 }
 
-_EVAL_BATCH = 2048
+#: How the gradient of E_q[log p(x | z)] reaches the encoder (chapter 5).
+ESTIMATORS = ("pathwise", "score")
+#: Which parameters each step moves (chapter 6).
+SCHEDULES = ("joint", "alternating")
 
-#: Pixels per image of each dataset (so a cached model loads without reading the data).
-_INPUT_DIMS = {"digits": 64, "mnist": 784}
+_EVAL_BATCH = 2048
 
 
 @dataclasses.dataclass
@@ -71,16 +73,19 @@ class History:
     train_elbo, test_elbo : list of float
         Mean ELBO per example. ``train_elbo[e]`` is averaged over the mini-batches of
         epoch ``e`` while the parameters move (as ``pytorch/examples`` reports it);
-        ``test_elbo[e]`` is measured on ``X_test`` after epoch ``e`` with one fixed
-        noise draw per example (the same at every epoch), empty without ``X_test``.
+        ``test_elbo[e]`` is measured on ``X_test`` after epoch ``e`` with fixed noise
+        (the same draws at every epoch), empty without ``X_test``.
         Empty for ``kind="ae"``, which has no ELBO.
     train_recon, test_recon : list of float
-        Mean reconstruction term log p_theta(x | z) (z drawn from q for a VAE, z = mu
-        for an autoencoder).
+        Mean reconstruction term (1/L) sum_l log p_theta(x | z_l) (z drawn from q for a
+        VAE, z = mu for an autoencoder).
     train_kl, test_kl : list of float
         Mean KL[q_phi(z | x) || N(0, I)] (empty for ``kind="ae"``).
     kind : str
         ``"vae"`` or ``"ae"``.
+    diverged : bool
+        True if the loss left the finite numbers; training stopped at that epoch (a
+        ``RuntimeWarning`` said so) and the curves end there.
     seconds : float
         Wall time of training (0 for a model loaded from the cache). Never print it
         in a notebook's stdout: it changes from run to run.
@@ -95,6 +100,7 @@ class History:
     train_kl: list[float] = dataclasses.field(default_factory=list)
     test_kl: list[float] = dataclasses.field(default_factory=list)
     kind: str = "vae"
+    diverged: bool = False
     seconds: float = 0.0
     config: dict = dataclasses.field(default_factory=dict)
 
@@ -102,6 +108,29 @@ class History:
     def epochs(self) -> int:
         """Number of epochs recorded."""
         return len(self.train_recon)
+
+
+class Step(NamedTuple):
+    """What :func:`fit` hands its ``callback`` after every optimizer step.
+
+    Attributes
+    ----------
+    step, epoch : int
+        Steps taken so far (from 1) and the current epoch (from 0).
+    model : torch.nn.Module
+        The model, in training mode; leave its parameters alone.
+    x : torch.Tensor, shape (batch, input_dim)
+        The mini-batch of the step.
+    elbo : torch.Tensor, shape (batch,)
+        Its ELBO estimate before the step (the reconstruction for ``kind="ae"``),
+        detached.
+    """
+
+    step: int
+    epoch: int
+    model: torch.nn.Module
+    x: torch.Tensor
+    elbo: torch.Tensor
 
 
 @contextlib.contextmanager
@@ -115,115 +144,121 @@ def num_threads(n: int = TRAIN_THREADS) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-class _Progress:
-    """A one-line progress bar on stderr, redrawn with a carriage return.
-
-    stderr, because the book compares only stdout under nbval and removes stderr from
-    the website: the numbers a chapter states never depend on whether a model was
-    trained now or loaded from the cache.
-    """
-
-    def __init__(self, total: int, label: str, enabled: bool):
-        self.total, self.label, self.enabled = total, label, enabled
-        self.start = self.last = time.perf_counter()
-
-    def update(self, done: int, text: str = "", force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if not force and now - self.last < 0.2:
-            return
-        self.last = now
-        filled = int(24 * done / self.total)
-        bar = "#" * filled + "-" * (24 - filled)
-        sys.stderr.write(f"\r{self.label} [{bar}] {done}/{self.total} epochs "
-                         f"{now - self.start:.1f}s {text}  ")
-        sys.stderr.flush()
-
-    def close(self, done: int, text: str = "") -> None:
-        if self.enabled:
-            self.update(done, text, force=True)
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+def _encoder_decoder_parameters(model: VAE):
+    """(encoder parameters phi, decoder parameters theta) of a :class:`VAE`."""
+    return ([*model.encoder.parameters(), *model.fc_mu_logvar.parameters()],
+            list(model.decoder.parameters()))
 
 
-def _as_data(X, name: str, model: VAE) -> torch.Tensor:
-    """Validate a data matrix once, at the public entry, and move it to the model."""
-    if not isinstance(X, torch.Tensor):
-        try:
-            X = torch.as_tensor(X, dtype=torch.float32)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"{name} must be a tensor or array of pixel values: {exc}") from None
-    if not X.is_floating_point():
-        raise TypeError(f"{name} must hold floating-point pixels, got {X.dtype}; "
-                        f"use {name}.float() (and scale to [0, 1]).")
-    if X.dim() != 2 or X.shape[1] != model.input_dim:
-        raise ValueError(f"{name} must have shape (n, {model.input_dim}) for this model, got "
-                         f"{tuple(X.shape)}. Flatten images with {name}.reshape(len({name}), -1).")
-    if len(X) == 0:
-        raise ValueError(f"{name} is empty.")
-    if not bool(torch.isfinite(X).all()):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    if model.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
-        raise ValueError(f"a Bernoulli decoder needs pixels in [0, 1]; {name} spans "
-                         f"[{float(X.min()):.4g}, {float(X.max()):.4g}]. Divide by the "
-                         "maximum intensity (16 for 8x8 digits, 255 for MNIST).")
-    device = next(model.parameters()).device
-    return X.to(device=device, dtype=torch.float32).contiguous()
+def _terms(model, x, kind, n_samples, estimator, baseline, generator):
+    """Per-example (reconstruction, KL, surrogate) of one mini-batch, each (batch,).
 
+    VAE: reconstruction = (1/L) sum_l log p(x | z_l) with z_l = mu + std * eps_l, and the
+    closed-form KL; the surrogate's gradient is the chosen estimator's:
 
-def _terms(model: VAE, x: torch.Tensor, kind: str, generator: torch.Generator | None):
-    """Per-example (reconstruction log-likelihood, KL) of one mini-batch, each (batch,).
+    * pathwise: the ELBO itself, differentiated through z = mu + std * eps;
+    * score: z is detached and the encoder gets (1/L) sum_l (log p(x | z_l) - b_l)
+      grad log q(z_l | x), b_l = 0, a constant, or the leave-one-out mean of the other
+      L - 1 values (Kool et al., 2019). Its value is the ELBO estimate too.
 
-    VAE: log p(x | z) with one reparameterized z ~ q(z | x), and the closed-form KL.
-    AE: log p(x | z = mu), and no KL (``None``).
+    The KL is differentiated exactly, and the decoder's gradient
+    E_q[grad_theta log p(x | z)] is the same, for every estimator. AE: reconstruction =
+    log p(x | z = mu), no KL (``None``), surrogate = reconstruction.
     """
     mu, logvar = model._encode(x)
     if kind == "ae":
-        return model._log_likelihood(x, model._decode(mu)), None
-    z = _sample(mu, logvar, 1, generator)                        # (1, batch, latent_dim)
-    log_px_z = model._log_likelihood(x, model._decode(z))[0]      # (batch,)
-    return log_px_z, _kl_normal_std_normal(mu, logvar)
+        recon = model._log_likelihood(x, model._decode(mu))
+        return recon, None, recon
+    z = _gaussian.sample(mu, logvar, n_samples, generator)           # (L, batch, latent_dim)
+    if estimator == "score":
+        z = z.detach()
+    log_px_z = model._log_likelihood(x, model._decode(z))            # (L, batch)
+    recon, kl = log_px_z.mean(dim=0), _gaussian.kl_std_normal(mu, logvar)
+    if estimator == "pathwise":
+        return recon, kl, recon - kl
+    weight = log_px_z.detach()
+    if baseline == "leave-one-out":
+        weight = weight - (weight.sum(0, keepdim=True) - weight) / (n_samples - 1)
+    elif baseline is not None:
+        weight = weight - baseline
+    log_q = _gaussian.log_normal_diag(z, mu, logvar)                 # grads to mu, logvar
+    # log_q - log_q.detach() is 0 in value and grad log q in gradient: the surrogate's
+    # value stays the ELBO estimate while its gradient is the score-function estimator
+    return recon, kl, recon - kl + (weight * (log_q - log_q.detach())).mean(dim=0)
 
 
 @torch.no_grad()
-def _evaluate(model: VAE, X: torch.Tensor, kind: str, seed: int) -> tuple[float, float]:
-    """Mean (reconstruction, KL) over X, with a fixed noise draw (seeded by ``seed``)."""
+def _evaluate(model, X, kind, n_samples, seed):
+    """Mean (reconstruction, KL) over X with fixed noise (seeded by ``seed``)."""
     generator = torch.Generator(device=X.device).manual_seed(seed)
     recon = torch.zeros((), device=X.device)
     kl = torch.zeros((), device=X.device)
     for start in range(0, len(X), _EVAL_BATCH):
-        log_px_z, kl_b = _terms(model, X[start:start + _EVAL_BATCH], kind, generator)
-        recon += log_px_z.sum()
-        if kl_b is not None:
-            kl += kl_b.sum()
+        r, k, _ = _terms(model, X[start:start + _EVAL_BATCH], kind, n_samples, "pathwise",
+                         None, generator)
+        recon += r.sum()
+        if k is not None:
+            kl += k.sum()
     n = len(X)
     return float(recon) / n, float(kl) / n
 
 
+def _check_baseline(baseline, estimator, n_samples):
+    if baseline is None:
+        return None
+    if estimator != "score":
+        raise ValueError("a baseline only applies to estimator='score'; the pathwise "
+                         "estimator needs none (leave baseline=None).")
+    if isinstance(baseline, str):
+        if baseline != "leave-one-out":
+            raise ValueError(f"baseline must be None, a number or 'leave-one-out', got "
+                             f"{baseline!r}.")
+        if n_samples < 2:
+            raise ValueError("baseline='leave-one-out' needs n_samples >= 2: with one sample "
+                             "there is no other sample to average.")
+        return baseline
+    if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real) \
+            or not math.isfinite(baseline):
+        raise TypeError(f"baseline must be None, a finite number or 'leave-one-out', got "
+                        f"{baseline!r}.")
+    return float(baseline)
+
+
 def fit(model: VAE, X, *, epochs: int, batch_size: int = 100, lr: float = 1e-3,
-        seed: int = 0, X_test=None, kind: str = "vae", progress: bool = True,
-        threads: int | None = TRAIN_THREADS) -> History:
+        seed: int = 0, X_test=None, kind: str = "vae", n_samples: int = 1,
+        estimator: str = "pathwise", baseline: float | str | None = None,
+        schedule: str = "joint", steps_per_phase: int = 1, binarize: bool = False,
+        n_eval_samples: int = 1, callback: Callable[[Step], None] | None = None,
+        progress: bool = True, threads: int | None = TRAIN_THREADS) -> History:
     """Train ``model`` with Adam on the rows of ``X``; deterministic given ``seed``.
 
     Each epoch shuffles ``X`` with a seeded permutation and takes one Adam step per
     mini-batch (the last one may be smaller) on the mean loss per example:
 
-    * ``kind="vae"``: loss = -ELBO(x) = -log p_theta(x | z) + KL[q_phi(z | x) || N(0, I)]
-      with one z = mu + std * eps per example (eps from the seeded generator);
+    * ``kind="vae"``: loss = -ELBO(x) = -(1/L) sum_l log p_theta(x | z_l)
+      + KL[q_phi(z | x) || N(0, I)] with L = ``n_samples`` draws z_l = mu + std * eps_l
+      (eps from the seeded generator); the encoder's gradient of the first term comes
+      from ``estimator`` (and ``baseline``), see below;
     * ``kind="ae"``: a plain autoencoder with the same networks, deterministic code
-      z = mu, loss = -log p_theta(x | z) (the reconstruction negative log-likelihood;
-      the ``logvar`` half of the encoder's head is left untrained).
+      z = mu, loss = -log p_theta(x | z) (the ``logvar`` half of the encoder's head is
+      left untrained).
 
-    The model trains on the device its parameters are on (``model.to("cuda")`` for a
-    GPU); a CPU run is bitwise reproducible given ``seed`` because it runs under a fixed
-    number of torch threads (``threads``; CPU sums can depend on how a product is
-    split between threads). Progress goes to stderr, never stdout.
+    ``schedule="alternating"`` moves only the encoder phi for ``steps_per_phase``
+    mini-batches (a partial, amortized variational E-step), then only the decoder theta
+    for as many (a partial M-step), and so on: stochastic coordinate ascent on the ELBO
+    (chapter 6). The two blocks have separate Adam optimizers, so a frozen block does not
+    drift on its momentum. ``"joint"`` moves both every step. Both schedules see the same
+    mini-batches and noise and take the same number of gradients.
+
+    A CPU run is bitwise reproducible given ``seed`` because it runs under a fixed number
+    of torch threads (``threads``). Progress goes to stderr, never stdout. If the loss
+    becomes infinite or NaN, training stops with a ``RuntimeWarning`` and
+    ``History.diverged`` is True.
 
     Parameters
     ----------
     model : vaelib.models.VAE
-        Trained in place (left in eval mode).
+        Trained in place (left in eval mode), on the device its parameters are on.
     X : torch.Tensor or array, shape (n, input_dim)
         Training data (pixels in [0, 1] for a Bernoulli decoder).
     epochs : int
@@ -232,14 +267,37 @@ def fit(model: VAE, X, *, epochs: int, batch_size: int = 100, lr: float = 1e-3,
     lr : float, default 1e-3
         Adam's learning rate.
     seed : int, default 0
-        Seeds the shuffling and the noise eps (a private ``torch.Generator``; torch's
-        global generator is not touched). The initial weights are the model's own:
-        build it under ``torch.manual_seed`` (as :func:`pretrained` does) to fix them.
+        Seeds the shuffling, the binarization and the noise eps (a private
+        ``torch.Generator``; torch's global generator is not touched). The initial
+        weights are the model's own: build it under ``torch.manual_seed`` (as
+        :func:`pretrained` does) to fix them.
     X_test : torch.Tensor or array, shape (m, input_dim), optional
-        Held-out data evaluated after every epoch (``History.test_*``).
+        Held-out data evaluated after every epoch (``History.test_*``), with
+        ``n_eval_samples`` draws per example from a generator seeded by ``seed + 1``.
+        Never binarized here: pass a fixed binarization (``vaelib.data.binarize``).
     kind : {"vae", "ae"}
+    n_samples : int, default 1
+        L, Monte Carlo samples of z per example and step.
+    estimator : {"pathwise", "score"}
+        Gradient of E_q[log p(x | z)] with respect to the encoder: through
+        z = mu + std * eps (the reparameterization trick), or the score function
+        (log p(x | z_l) - b_l) grad log q(z_l | x). Both are unbiased.
+    baseline : None, float or "leave-one-out"
+        For ``estimator="score"``: b_l = 0, a constant, or the mean of the other
+        L - 1 samples' log p(x | z) (needs L >= 2).
+    schedule : {"joint", "alternating"}
+    steps_per_phase : int, default 1
+        Mini-batch steps before the alternating schedule switches block.
+    binarize : bool, default False
+        Dynamic binarization: every epoch draws each pixel afresh as
+        Bernoulli(grey level) (Salakhutdinov & Murray, 2008), so the Bernoulli
+        likelihood is a probability of binary data.
+    n_eval_samples : int, default 1
+        Samples of z per example for the test ELBO.
+    callback : callable, optional
+        Called as ``callback(step)`` with a :class:`Step` after every optimizer step.
     progress : bool, default True
-        Show a progress line on stderr.
+        A progress bar on stderr.
     threads : int or None, default :data:`TRAIN_THREADS`
         torch threads during training (restored afterwards); ``None`` leaves torch's
         setting alone (faster on a big machine, not reproducible across thread counts).
@@ -254,64 +312,114 @@ def fit(model: VAE, X, *, epochs: int, batch_size: int = 100, lr: float = 1e-3,
         raise TypeError(f"model must be a vaelib.models.VAE, got {type(model).__name__}.")
     if kind not in ("vae", "ae"):
         raise ValueError(f"kind must be 'vae' or 'ae', got {kind!r}.")
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}.")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}.")
     epochs = check_int(epochs, "epochs", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    lr = check_positive(lr, "lr")
+    lr = check_positive(lr, "lr", "It is Adam's learning rate, e.g. lr=1e-3.")
     seed = check_int(seed, "seed", minimum=0)
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    steps_per_phase = check_int(steps_per_phase, "steps_per_phase", minimum=1)
+    n_eval_samples = check_int(n_eval_samples, "n_eval_samples", minimum=1)
+    baseline = _check_baseline(baseline, estimator, n_samples)
+    if kind == "ae" and (estimator != "pathwise" or n_samples != 1):
+        raise ValueError("an autoencoder (kind='ae') has no q to sample: leave "
+                         "estimator='pathwise' and n_samples=1.")
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be a function callback(step) or None.")
     X = _as_data(X, "X", model)
     X_test = None if X_test is None else _as_data(X_test, "X_test", model)
+    if binarize and model.likelihood != "bernoulli":
+        raise ValueError("binarize=True draws binary pixels for a Bernoulli decoder; this "
+                         "model's likelihood is Gaussian.")
     if threads is not None:
         threads = check_int(threads, "threads", minimum=1)
     context = num_threads(threads) if threads is not None else contextlib.nullcontext()
     with context, torch.enable_grad():   # also when called inside torch.no_grad()
-        return _fit(model, X, epochs, batch_size, lr, seed, X_test, kind, progress)
+        return _fit(model, X, X_test, epochs, batch_size, lr, seed, kind, n_samples,
+                    estimator, baseline, schedule, steps_per_phase, binarize,
+                    n_eval_samples, callback, progress)
 
 
-def _fit(model, X, epochs, batch_size, lr, seed, X_test, kind, progress) -> History:
-    """Unchecked training loop of :func:`fit`."""
+def _as_data(X, name: str, model: VAE) -> torch.Tensor:
+    """Data as a float tensor on the model's device, checked once at the entry."""
+    if not isinstance(X, torch.Tensor):
+        try:
+            X = torch.as_tensor(X, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"{name} must be a tensor or array of pixel values: {exc}") from None
+    X = check_model_input(X, model, name)
+    device = next(model.parameters()).device
+    return X.to(device=device).contiguous()
+
+
+def _fit(model, X, X_test, epochs, batch_size, lr, seed, kind, n_samples, estimator,
+         baseline, schedule, steps_per_phase, binarize, n_eval_samples, callback,
+         progress) -> History:
+    """The training loop of :func:`fit`, on checked inputs."""
     device = X.device
     generator = torch.Generator(device=device).manual_seed(seed)
     # fused Adam: one kernel per step for all parameters (the for-loop version spends
     # about a quarter of a 784-400-20 step on elementwise updates on a CPU)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    blocks = ([list(model.parameters())] if schedule == "joint"
+              else list(_encoder_decoder_parameters(model)))
+    optimizers = [torch.optim.Adam(params, lr=lr, fused=True) for params in blocks]
     history = History(kind=kind)
-    n = len(X)
-    bar = _Progress(epochs, f"training {kind} (d={model.latent_dim})", progress)
+    n, step = len(X), 0
     start = time.perf_counter()
+    bar = tqdm(total=epochs, desc=f"training {kind} (d={model.latent_dim})", unit="epoch",
+               file=sys.stderr, disable=not progress, leave=False)
     model.train()
     for epoch in range(epochs):
+        X_epoch = torch.bernoulli(X, generator=generator) if binarize else X
         # One permutation per epoch, then contiguous slices: no per-batch gather.
-        X_shuffled = X[torch.randperm(n, generator=generator, device=device)]
+        X_shuffled = X_epoch[torch.randperm(n, generator=generator, device=device)]
         recon_sum = torch.zeros((), device=device)
         kl_sum = torch.zeros((), device=device)
         for begin in range(0, n, batch_size):
             x = X_shuffled[begin:begin + batch_size]
-            log_px_z, kl = _terms(model, x, kind, generator)
-            loss = -log_px_z.mean() if kl is None else (kl - log_px_z).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            recon, kl, surrogate = _terms(model, x, kind, n_samples, estimator, baseline,
+                                          generator)
+            optimizer = optimizers[(step // steps_per_phase) % len(optimizers)]
+            model.zero_grad(set_to_none=True)      # both blocks: no stale gradients
+            (-surrogate.mean()).backward()
             optimizer.step()
+            step += 1
             # Running sums stay tensors: no per-batch .item() (a device sync on a GPU).
-            recon_sum += log_px_z.detach().sum()
+            recon_sum += recon.detach().sum()
             if kl is not None:
                 kl_sum += kl.detach().sum()
-        recon, kl_mean = float(recon_sum) / n, float(kl_sum) / n
-        history.train_recon.append(recon)
-        if kind == "vae":
-            history.train_kl.append(kl_mean)
-            history.train_elbo.append(recon - kl_mean)
-        text = f"train {'ELBO' if kind == 'vae' else 'log p(x|z)'} {recon - kl_mean:.2f}"
+            if callback is not None:
+                elbo = recon.detach() if kl is None else (recon - kl).detach()
+                callback(Step(step, epoch, model, x, elbo))
+        recon_mean, kl_mean = float(recon_sum) / n, float(kl_sum) / n
         if X_test is not None:
             model.eval()
-            t_recon, t_kl = _evaluate(model, X_test, kind, seed + 1)
+            t_recon, t_kl = _evaluate(model, X_test, kind, n_eval_samples, seed + 1)
             model.train()
+        if not all(map(math.isfinite, (recon_mean, kl_mean) + (
+                (t_recon, t_kl) if X_test is not None else ()))):
+            history.diverged = True
+            warnings.warn(f"training diverged in epoch {epoch + 1} (the loss is not finite); "
+                          f"lower the learning rate (lr={lr:g}).", RuntimeWarning,
+                          stacklevel=3)
+            break
+        history.train_recon.append(recon_mean)
+        if kind == "vae":
+            history.train_kl.append(kl_mean)
+            history.train_elbo.append(recon_mean - kl_mean)
+        postfix = {"train": f"{recon_mean - kl_mean:.2f}"}
+        if X_test is not None:
             history.test_recon.append(t_recon)
             if kind == "vae":
                 history.test_kl.append(t_kl)
                 history.test_elbo.append(t_recon - t_kl)
-            text += f", test {t_recon - t_kl:.2f}"
-        bar.update(epoch + 1, text)
-    bar.close(epochs, text)
+            postfix["test"] = f"{t_recon - t_kl:.2f}"
+        bar.set_postfix(postfix, refresh=False)
+        bar.update()
+    bar.close()
     model.eval()
     history.seconds = time.perf_counter() - start
     return history
@@ -319,46 +427,22 @@ def _fit(model, X, epochs, batch_size, lr, seed, X_test, kind, progress) -> Hist
 
 # -- models shared between chapters ----------------------------------------------------
 
-def _config(dataset, latent_dim, likelihood, decoder_std, kind, hidden_dims, epochs,
-            batch_size, lr, seed) -> dict:
-    from . import __version__
-
-    return {"dataset": dataset, "latent_dim": latent_dim, "likelihood": likelihood,
-            "decoder_std": decoder_std, "kind": kind, "hidden_dims": list(hidden_dims),
-            "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-            "split": {"test_size": 0.2, "seed": 0}, "threads": TRAIN_THREADS,
-            "torch": torch.__version__, "vaelib": __version__, "loop": _LOOP_VERSION}
-
-
-def cache_path(config: dict) -> Path:
-    """Where :func:`pretrained` stores the model of ``config``: a readable prefix and the
-    first 16 hex digits of the SHA-256 of the configuration (as sorted JSON)."""
-    from . import cache_dir
-
-    key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    std = f"-s{config['decoder_std']:g}" if config["decoder_std"] is not None else ""
-    name = (f"{config['dataset']}-{config['kind']}-{config['likelihood']}{std}"
-            f"-d{config['latent_dim']}-{key}.pt")
-    return Path(cache_dir()) / "models" / name
-
-
 def pretrained(dataset: str = "digits", latent_dim: int = 2, *, likelihood: str = "bernoulli",
                decoder_std: float | None = None, kind: str = "vae", epochs: int | None = None,
                seed: int = 0, hidden_dims: Sequence[int] | None = None,
                batch_size: int | None = None, lr: float | None = None,
-               progress: bool = True) -> tuple[VAE, History]:
+               binarize: bool = False, progress: bool = True) -> tuple[VAE, History]:
     """A model trained once on the training split of ``dataset``, then loaded from the cache.
 
     The first call with a configuration builds the model under ``torch.manual_seed(seed)``
     (inside ``torch.random.fork_rng``, so torch's global generator is left as it was),
     trains it with :func:`fit` on the CPU with :data:`TRAIN_THREADS` threads on the
     training part of ``vaelib.data.load_split(dataset)`` (the test part gives the
-    per-epoch test ELBO), and saves the weights, the history and the configuration to
-    ``vaelib.cache_dir()/models/`` (atomically: a temporary file renamed into place, so
-    notebooks running at once never read half a file). Every later call, from any
-    chapter, loads that file. The file name holds a hash of the full configuration
-    (including the torch and vaelib versions), so a change of any setting trains a new
-    model. Nothing is printed to stdout either way; training shows progress on stderr.
+    per-epoch test ELBO), and stores the weights, the history and the configuration in
+    the book's cache. Every later call, from any chapter and any process, loads them.
+    The key covers the configuration, a fingerprint of the data and the source of the
+    vaelib code that trains the model, so a change of any of them trains a new model.
+    Nothing is printed to stdout either way; training shows progress on stderr.
 
     Parameters
     ----------
@@ -376,8 +460,12 @@ def pretrained(dataset: str = "digits", latent_dim: int = 2, *, likelihood: str 
         defaults.
     seed : int
         Seeds the initial weights, the shuffling and the noise.
+    binarize : bool
+        Train on dynamically binarized pixels (:func:`fit`) and record the test ELBO on
+        the fixed binarization ``vaelib.data.binarize(X_test, 0)``, so every number is
+        a log-probability of binary images.
     progress : bool
-        Show a progress line on stderr while training.
+        Show a progress bar on stderr while training.
 
     Returns
     -------
@@ -387,63 +475,56 @@ def pretrained(dataset: str = "digits", latent_dim: int = 2, *, likelihood: str 
         As recorded when the model was trained (``history.config`` is the
         configuration; ``history.seconds`` is 0 when loaded from the cache).
     """
-    from .data import load_split
+    from .data import DATASETS, binarize as binarize_pixels, load_split
 
-    if dataset not in DEFAULTS:
-        raise ValueError(f"dataset must be one of {sorted(DEFAULTS)}, got {dataset!r}.")
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}.")
     if kind not in ("vae", "ae"):
         raise ValueError(f"kind must be 'vae' or 'ae', got {kind!r}.")
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
     defaults = DEFAULTS[dataset]
     hidden_dims = tuple(defaults["hidden_dims"] if hidden_dims is None else hidden_dims)
     epochs = check_int(defaults["epochs"] if epochs is None else epochs, "epochs")
     batch_size = check_int(defaults["batch_size"] if batch_size is None else batch_size,
                            "batch_size")
-    lr = check_positive(defaults["lr"] if lr is None else lr, "lr")
+    lr = check_positive(defaults["lr"] if lr is None else lr, "lr",
+                        "It is Adam's learning rate, e.g. lr=1e-3.")
     latent_dim = check_int(latent_dim, "latent_dim", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
     if decoder_std is not None:
-        decoder_std = check_positive(decoder_std, "decoder_std")
-    config = _config(dataset, latent_dim, likelihood, decoder_std, kind, hidden_dims,
-                     epochs, batch_size, lr, seed)
+        decoder_std = check_std(decoder_std, "decoder_std")
+    config = {"dataset": dataset, "latent_dim": latent_dim, "likelihood": likelihood,
+              "decoder_std": decoder_std, "kind": kind, "hidden_dims": list(hidden_dims),
+              "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+              "binarize": bool(binarize), "threads": TRAIN_THREADS}
 
     def build() -> VAE:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return VAE(_INPUT_DIMS[dataset], latent_dim, hidden_dims, likelihood, decoder_std)
+            return VAE(X_train.shape[1], latent_dim, hidden_dims, likelihood, decoder_std)
 
+    X_train, X_test, _, _ = load_split(dataset)
+    if binarize:
+        X_test = binarize_pixels(X_test, 0)
     model = build()   # also validates likelihood / decoder_std before any training
-    path = cache_path(config)
-    if path.is_file():
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(saved["state_dict"])
-            history = History(**json.loads(saved["history"]))
-            history.seconds = 0.0
-            return model.eval(), history
-        except Exception as exc:  # a corrupt or foreign file: train again and replace it
-            sys.stderr.write(f"vaelib: cannot read cached model {path.name} ({exc}); "
-                             "training it again.\n")
-            model = build()
-    X_train, X_test, _, _ = load_split(dataset)          # only when training
-    history = fit(model, X_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                  X_test=X_test, kind=kind, progress=progress, threads=TRAIN_THREADS)
-    history.config = config
-    _save_atomically(path, {"state_dict": model.state_dict(),
-                            "history": json.dumps(dataclasses.asdict(history)),
-                            "config": json.dumps(config, sort_keys=True)})
+
+    def train() -> dict:
+        history = fit(model, X_train, epochs=epochs, batch_size=batch_size, lr=lr,
+                      seed=seed, X_test=X_test, kind=kind, binarize=binarize,
+                      progress=progress, threads=TRAIN_THREADS)
+        history.config = config
+        return {"state_dict": model.state_dict(),
+                "history": json.dumps(dataclasses.asdict(history))}
+
+    std = f"-s{decoder_std:g}" if decoder_std is not None else ""
+    label = (f"{dataset}{'-bin' if binarize else ''}-{kind}-{likelihood}{std}"
+             f"-d{latent_dim}")
+    stored, from_cache = _cache.cached("models", label, config, train, code=("train",),
+                                       data=(X_train, X_test))
+    if from_cache:
+        model.load_state_dict(stored["state_dict"])
+    history = History(**json.loads(stored["history"]))
+    if from_cache:
+        history.seconds = 0.0
     return model.eval(), history
-
-
-def _save_atomically(path: Path, obj: dict) -> None:
-    """torch.save into a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-        os.chmod(tmp, 0o644)   # mkstemp makes it private; the cache is a plain user cache
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
