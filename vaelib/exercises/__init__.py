@@ -52,6 +52,11 @@ def check(key: str, answer: Any) -> bool:
             pass
     if key not in _CHECKERS:
         raise ValueError(f"no exercise {key!r}; known exercises: {', '.join(available())}.")
-    ok, message = _CHECKERS[key](answer)
+    try:
+        ok, message = _CHECKERS[key](answer)
+    except Exception as exc:  # an answer of the wrong type or shape: a verdict, not a crash
+        ok, message = False, (f"Could not check this answer ({type(exc).__name__}: {exc}). "
+                              "Read the exercise again for what to pass: a number, a tuple "
+                              "of numbers, an array of a given shape, or a function.")
     print(("✔ " if ok else "✘ ") + message)
     return bool(ok)
