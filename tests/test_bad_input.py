@@ -162,6 +162,8 @@ OVERFLOW_CALLS = {
                                                         X * 1e20),
     "an encoder fed data far off its scale": lambda: elbo.elbo(
         vae("gaussian", decoder_std=1.0), X * 1e6),
+    "a learning rate of 1e200 (float32 Adam)": lambda: vem.optimize_posterior(
+        vae(), X, steps=2, lr=1e200),
 }
 
 

@@ -156,3 +156,49 @@ def test_check_random_state():
         v.check_random_state(1.5)
     with pytest.raises(TypeError, match="random_state"):
         v.check_random_state(True)
+
+
+def test_covariance_ellipse_is_the_mahalanobis_contour():
+    # points on the drawn ellipse satisfy (z - m)^T cov^{-1} (z - m) = n_std^2 (independent
+    # route: the inverse covariance by numpy.linalg.inv, not the eigenvectors)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from vaelib.plotting import covariance_ellipse
+
+    ax = Figure().subplots()
+    mean, cov = np.array([1.0, -2.0]), np.array([[2.0, 0.8], [0.8, 0.7]])
+    patch = covariance_ellipse(ax, mean, cov, n_std=2.0, color="k")
+    t = np.linspace(0, 2 * np.pi, 50)
+    # the patch is the unit circle under its patch transform (the path's Bezier control
+    # points lie off the circle, so transform points of the circle itself)
+    points = patch.get_patch_transform().transform(np.c_[np.cos(t), np.sin(t)])
+    d2 = np.einsum("ni,ij,nj->n", points - mean, np.linalg.inv(cov), points - mean)
+    np.testing.assert_allclose(d2, 4.0, rtol=1e-6)
+    assert not patch.get_fill()
+    diag = covariance_ellipse(ax, mean, np.array([0.5, 2.0]))       # variances only
+    assert diag.width == pytest.approx(2 * np.sqrt(2.0)) and diag.height == pytest.approx(
+        2 * np.sqrt(0.5))
+    with pytest.raises(ValueError, match="2-D"):
+        covariance_ellipse(ax, np.zeros(3), np.eye(3))
+    with pytest.raises(ValueError, match="positive definite"):
+        covariance_ellipse(ax, mean, -np.eye(2))
+
+
+def test_digit_tiles_places_every_image():
+    import torch
+
+    from vaelib.plotting import digit_tiles
+
+    images = torch.arange(6 * 4, dtype=torch.float32).reshape(6, 4) + 1   # 2x2 images
+    whole = digit_tiles(images, 2, 3, pad=1)
+    assert whole.shape == (2 * 3 - 1, 3 * 3 - 1)
+    for k in range(6):
+        r, c = divmod(k, 3)
+        np.testing.assert_array_equal(whole[3 * r:3 * r + 2, 3 * c:3 * c + 2],
+                                      images[k].reshape(2, 2).numpy())
+    assert whole[2].sum() == 0 and whole[:, 2].sum() == 0                # blank lines
+    with pytest.raises(ValueError, match="rows \\* cols"):
+        digit_tiles(images, 2, 2)

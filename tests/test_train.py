@@ -253,7 +253,7 @@ def test_progress_goes_to_stderr_only(digits, capsys):
     (dict(epochs=1, estimator="score", baseline="leave-one-out"), ValueError,
      "n_samples >= 2"),
     (dict(epochs=1, estimator="score", baseline="mean"), ValueError, "'leave-one-out'"),
-    (dict(epochs=1, estimator="score", baseline=float("nan")), TypeError, "finite number"),
+    (dict(epochs=1, estimator="score", baseline=float("nan")), ValueError, "finite number"),
     (dict(epochs=1, kind="ae", n_samples=2), ValueError, "autoencoder"),
     (dict(epochs=1, n_samples=0), ValueError, "n_samples must be >= 1"),
     (dict(epochs=1, callback=3), TypeError, "callback"),

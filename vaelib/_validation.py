@@ -69,6 +69,16 @@ def check_spd(matrices, name: str) -> np.ndarray:
     return matrices
 
 
+def check_learning_rate(value, name: str = "lr", example: str = "1e-3") -> float:
+    """A learning rate: finite, > 0, and small enough for float32 optimizer arithmetic."""
+    value = check_positive(value, name, f"It is a learning rate (step size), e.g. "
+                                        f"{name}={example}.")
+    if value > 1e30:
+        raise ValueError(f"{name}={value:.4g} is too large for the optimizer's float32 "
+                         f"arithmetic (and would only diverge); use e.g. {name}={example}.")
+    return value
+
+
 def check_std(value, name: str) -> float:
     """A standard deviation: finite, > 0, and with a variance representable in float64.
 
@@ -210,6 +220,36 @@ def check_encoded(mu, logvar):
     return mu, logvar
 
 
+def check_baseline(baseline, n_samples: int):
+    """A score-function baseline: None, a finite number, or "leave-one-out" (needs L >= 2)."""
+    if baseline is None:
+        return None
+    if isinstance(baseline, str):
+        if baseline != "leave-one-out":
+            raise ValueError(f"baseline must be None, a number or 'leave-one-out', got "
+                             f"{baseline!r}.")
+        if n_samples < 2:
+            raise ValueError("baseline='leave-one-out' needs n_samples >= 2: with one sample "
+                             "there is no other sample to average.")
+        return baseline
+    if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real):
+        raise TypeError(f"baseline must be None, a number or 'leave-one-out', got "
+                        f"{type(baseline).__name__}.")
+    if not np.isfinite(float(baseline)):
+        raise ValueError(f"baseline must be a finite number, got {baseline}.")
+    return float(baseline)
+
+
+def check_log_weights(a, name: str) -> np.ndarray:
+    """Log-weights as float64: -inf allowed (a zero weight), NaN refused."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape}).")
+    if np.any(np.isnan(a)):
+        raise ValueError(f"{name} contains NaN values.")
+    return a
+
+
 def check_generator(generator):
     """``None`` or a ``torch.Generator`` (the source of Monte Carlo noise)."""
     import torch
@@ -303,6 +343,7 @@ def check_finite_result(value, what: str, hint: str):
     return value
 
 
-__all__ = ["check_positive", "check_nonnegative", "check_spd", "check_std", "check_int", "check_array", "check_tensor",
-           "check_mu_logvar", "check_encoded", "check_generator", "check_random_state", "check_model",
+__all__ = ["check_positive", "check_nonnegative", "check_learning_rate", "check_spd", "check_std", "check_int", "check_array", "check_tensor",
+           "check_mu_logvar", "check_encoded", "check_baseline", "check_log_weights",
+           "check_generator", "check_random_state", "check_model",
            "model_dtype", "check_model_input", "check_finite_result"]

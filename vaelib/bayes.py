@@ -29,7 +29,7 @@ from scipy.special import betaln, logsumexp
 
 from . import _gaussian
 from ._gaussian import LOG_2PI
-from ._validation import check_array, check_int, check_positive, check_std
+from ._validation import check_array, check_int, check_log_weights, check_positive, check_std
 
 __all__ = [
     "gaussian_posterior",
@@ -501,9 +501,7 @@ def log_mean_exp(a, axis: int = -1) -> np.ndarray:
     -------
     ndarray, the input's shape without ``axis``
     """
-    a = np.asarray(a, dtype=np.float64)
-    if np.any(np.isnan(a)):
-        raise ValueError("log_mean_exp got NaN values.")
+    a = check_log_weights(a, "a")
     return logsumexp(a, axis=axis) - math.log(a.shape[axis])
 
 
@@ -522,9 +520,7 @@ def effective_sample_size(log_weights, axis: int = -1) -> np.ndarray:
     -------
     ndarray, the input's shape without ``axis``
     """
-    a = np.asarray(log_weights, dtype=np.float64)
-    if np.any(np.isnan(a)):
-        raise ValueError("effective_sample_size got NaN log-weights.")
+    a = check_log_weights(log_weights, "log_weights")
     return np.exp(2.0 * logsumexp(a, axis=axis) - logsumexp(2.0 * a, axis=axis))
 
 

@@ -30,16 +30,15 @@ both in depth.
 from __future__ import annotations
 
 import json
-import numbers
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from . import _cache, _gaussian
-from ._validation import check_generator, check_int, check_mu_logvar, check_tensor
+from ._validation import (check_baseline, check_generator, check_int, check_mu_logvar,
+                          check_tensor)
 from .train import History
 
 __all__ = [
@@ -168,25 +167,6 @@ def _gaussian_score(eps, logvar):
     return eps * torch.exp(-0.5 * logvar), 0.5 * (eps.pow(2) - 1.0)
 
 
-def _check_baseline(baseline, n_samples):
-    if baseline is None:
-        return None
-    if isinstance(baseline, str):
-        if baseline != "leave-one-out":
-            raise ValueError(f"baseline must be None, a number or 'leave-one-out', got "
-                             f"{baseline!r}.")
-        if n_samples < 2:
-            raise ValueError("baseline='leave-one-out' needs n_samples >= 2: with one sample "
-                             "there is no other sample to average.")
-        return baseline
-    if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real):
-        raise TypeError(f"baseline must be None, a number or 'leave-one-out', got "
-                        f"{type(baseline).__name__}.")
-    if not np.isfinite(float(baseline)):
-        raise ValueError(f"baseline must be finite, got {baseline}.")
-    return float(baseline)
-
-
 def score_function_grad(f: Objective, mu: torch.Tensor, logvar: torch.Tensor,
                         n_samples: int, generator: torch.Generator | None = None,
                         baseline: float | str | None = None
@@ -225,7 +205,7 @@ def score_function_grad(f: Objective, mu: torch.Tensor, logvar: torch.Tensor,
     grad_mu, grad_logvar : torch.Tensor, each of the shape of ``mu``
     """
     mu, logvar, n_samples, generator = _check_problem(f, mu, logvar, n_samples, generator)
-    baseline = _check_baseline(baseline, n_samples)
+    baseline = check_baseline(baseline, n_samples)
     return _score_function_grad(f, mu, logvar, n_samples, generator, baseline)
 
 

@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import numbers
 import sys
 import time
 import warnings
@@ -36,7 +35,8 @@ import torch
 from tqdm.std import tqdm
 
 from . import _cache, _gaussian
-from ._validation import check_int, check_model_input, check_positive, check_std
+from ._validation import (check_baseline, check_int, check_learning_rate, check_model_input,
+                          check_std)
 from .models import LIKELIHOODS, VAE
 
 __all__ = ["History", "Step", "fit", "pretrained", "num_threads", "DEFAULTS", "TRAIN_THREADS",
@@ -203,27 +203,6 @@ def _evaluate(model, X, kind, n_samples, seed):
     return float(recon) / n, float(kl) / n
 
 
-def _check_baseline(baseline, estimator, n_samples):
-    if baseline is None:
-        return None
-    if estimator != "score":
-        raise ValueError("a baseline only applies to estimator='score'; the pathwise "
-                         "estimator needs none (leave baseline=None).")
-    if isinstance(baseline, str):
-        if baseline != "leave-one-out":
-            raise ValueError(f"baseline must be None, a number or 'leave-one-out', got "
-                             f"{baseline!r}.")
-        if n_samples < 2:
-            raise ValueError("baseline='leave-one-out' needs n_samples >= 2: with one sample "
-                             "there is no other sample to average.")
-        return baseline
-    if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real) \
-            or not math.isfinite(baseline):
-        raise TypeError(f"baseline must be None, a finite number or 'leave-one-out', got "
-                        f"{baseline!r}.")
-    return float(baseline)
-
-
 def fit(model: VAE, X, *, epochs: int, batch_size: int = 100, lr: float = 1e-3,
         seed: int = 0, X_test=None, kind: str = "vae", n_samples: int = 1,
         estimator: str = "pathwise", baseline: float | str | None = None,
@@ -318,12 +297,15 @@ def fit(model: VAE, X, *, epochs: int, batch_size: int = 100, lr: float = 1e-3,
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}.")
     epochs = check_int(epochs, "epochs", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    lr = check_positive(lr, "lr", "It is Adam's learning rate, e.g. lr=1e-3.")
+    lr = check_learning_rate(lr)
     seed = check_int(seed, "seed", minimum=0)
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     steps_per_phase = check_int(steps_per_phase, "steps_per_phase", minimum=1)
     n_eval_samples = check_int(n_eval_samples, "n_eval_samples", minimum=1)
-    baseline = _check_baseline(baseline, estimator, n_samples)
+    if baseline is not None and estimator != "score":
+        raise ValueError("a baseline only applies to estimator='score'; the pathwise "
+                         "estimator needs none (leave baseline=None).")
+    baseline = check_baseline(baseline, n_samples)
     if kind == "ae" and (estimator != "pathwise" or n_samples != 1):
         raise ValueError("an autoencoder (kind='ae') has no q to sample: leave "
                          "estimator='pathwise' and n_samples=1.")
@@ -488,8 +470,7 @@ def pretrained(dataset: str = "digits", latent_dim: int = 2, *, likelihood: str 
     epochs = check_int(defaults["epochs"] if epochs is None else epochs, "epochs")
     batch_size = check_int(defaults["batch_size"] if batch_size is None else batch_size,
                            "batch_size")
-    lr = check_positive(defaults["lr"] if lr is None else lr, "lr",
-                        "It is Adam's learning rate, e.g. lr=1e-3.")
+    lr = check_learning_rate(defaults["lr"] if lr is None else lr)
     latent_dim = check_int(latent_dim, "latent_dim", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
     if decoder_std is not None:

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 
 from .._validation import (check_generator, check_int, check_model, check_model_input,
-                           check_mu_logvar, check_positive)
+                           check_mu_logvar, check_learning_rate)
 from ..elbo import _elbo_given_q, _iwae_given_q
 from ..train import num_threads
 
@@ -73,7 +73,7 @@ def _check_optim_args(model, x, steps, lr, n_samples, seed):
     check_model(model)
     x = check_model_input(x, model)
     steps = check_int(steps, "steps", minimum=0)
-    lr = check_positive(lr, "lr", "It is Adam's learning rate, e.g. lr=1e-2.")
+    lr = check_learning_rate(lr, example="1e-2")
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
     return x, steps, lr, n_samples, seed

@@ -17,7 +17,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _gaussian
-from .._validation import check_array, check_int, check_positive, check_random_state
+from .._validation import (check_array, check_int, check_learning_rate, check_positive,
+                           check_random_state)
 from ..linear_gaussian import _elbo, _log_evidence
 from .linear_em import FitResult, _start
 
@@ -145,7 +146,7 @@ def linear_vae_hessian(X, params, h: float = 1e-5) -> np.ndarray:
         Symmetrised; p is the total number of parameters.
     """
     X, params = _check_linear_vae(X, params)
-    h = check_positive(h, "h")
+    h = check_positive(h, "h", "It is the finite-difference step, e.g. h=1e-5.")
     isotropic = params.log_noise_var.shape == (1,)
     shapes = [p.shape for p in params]
     theta = np.concatenate([p.ravel() for p in params])
@@ -255,7 +256,7 @@ def fit_joint_gradient(X, latent_dim: int, *, lr: float, max_iter: int = 200,
     """
     rng = check_random_state(random_state)
     X, latent_dim, noise, W, b, noise_var = _start(X, latent_dim, noise, init, rng)
-    lr = check_positive(lr, "lr")
+    lr = check_learning_rate(lr, example="0.01")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     if n_samples is not None:
         n_samples = check_int(n_samples, "n_samples", minimum=1)
