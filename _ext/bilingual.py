@@ -15,6 +15,10 @@ pages of both editions need:
 * **Japanese typography** (``static/bilingual.css``): a Japanese font stack, strict
   line breaking (kinsoku), phrase-aware breaking of headings and captions, no synthetic
   italics;
+* the **captions of the table of contents** ("Chapters"), which sphinx-external-toc adds
+  after Sphinx has translated the page, translated from the root page's catalog;
+* the **search page's messages** that Sphinx's own Japanese catalog leaves empty (it
+  said nothing when a search ended), from the same ``sphinx`` catalog;
 * **Japanese search**: Sphinx indexes Japanese pages with TinySegmenter
   (``sphinx.search.ja.DefaultSplitter``) but its search page splits a query only at
   spaces and punctuation, so a query such as 近似事後分布 (one run of characters) never
@@ -117,15 +121,18 @@ def extract_settings(app: Sphinx) -> None:
 
 
 # -- the search page's own strings ------------------------------------------------------
+def _read_js_catalog(path: Path) -> dict:
+    """The data of a JavaScript catalog, ``Documentation.addTranslations({...});``."""
+    text = path.read_text(encoding="utf8")
+    return json.loads(text[text.index("(") + 1:text.rindex(")")])
+
+
 def _sphinx_js_catalog(language: str) -> tuple[Path, dict[str, str]]:
     """Sphinx's JavaScript catalog of ``language`` (``sphinx.js``): its path and messages."""
     import sphinx
 
     path = Path(sphinx.__file__).parent / "locale" / language / "LC_MESSAGES" / "sphinx.js"
-    if not path.exists():
-        return path, {}
-    text = path.read_text(encoding="utf8")
-    return path, json.loads(text[text.index("(") + 1:text.rindex(")")])["messages"]
+    return path, (_read_js_catalog(path)["messages"] if path.exists() else {})
 
 
 def complete_js_translations(app: Sphinx, exception) -> None:
@@ -143,8 +150,7 @@ def complete_js_translations(app: Sphinx, exception) -> None:
     js = Path(app.outdir) / "_static" / "translations.js"
     if not js.exists():
         return
-    text = js.read_text(encoding="utf8")
-    data = json.loads(text[text.index("(") + 1:text.rindex(")")])
+    data = _read_js_catalog(js)
     messages = data["messages"]
     for msgid in [k for k, v in messages.items() if not v]:
         if _(msgid) != msgid:
