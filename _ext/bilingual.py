@@ -9,7 +9,8 @@ pages of both editions need:
   the other edition (relative links, so the site works from any address and from
   ``file://``), and ``<link rel="alternate" hreflang=...>`` for the same pair;
 * the **settings that are text** (``html_title``, the search box placeholder, the
-  footer) translated through the ``sphinx`` catalog of ``locale/<lang>/LC_MESSAGES``,
+  footer) and the themes' strings their own catalogs lack, translated through the
+  ``sphinx`` catalog of ``locale/<lang>/LC_MESSAGES``,
   and put into that catalog's template by ``make translations``, so every string a
   reader sees goes through the same catalogs and the same completeness test;
 * **Japanese typography** (``static/bilingual.css``): a Japanese font stack, strict
@@ -47,6 +48,12 @@ EDITIONS = {
 TEXT_SETTINGS = ("html_title", "author", "html_theme_options.search_bar_text",
                  "html_theme_options.extra_footer", "nb_code_prompt_show",
                  "nb_code_prompt_hide")
+#: Strings the themes put on every page through gettext that their Japanese catalogs
+#: leave untranslated (read off the built pages): translated in the ``sphinx`` catalog,
+#: which sphinx-book-theme's catalog falls back to (:func:`theme_fallback`).
+THEME_STRINGS = ("Launch interactive content", "Launch on", "Open issue", "Repository",
+                 "Source repositories", "Color mode", "System Settings",
+                 "© Copyright %(copyright)s.")
 
 
 def _language(app: Sphinx) -> str:
@@ -114,10 +121,23 @@ def extract_settings(app: Sphinx) -> None:
         if value:  # located at its line of _config.yml, or at line 0: a jupyter-book default
             line = next((n for n, text in enumerate(lines, 1) if value in text), 0)
             catalog.add(value, MsgOrigin(str(config_file), line))
+    for msgid in THEME_STRINGS:
+        catalog.add(msgid, MsgOrigin(__file__, 0))
     for language in EDITIONS:
         path, messages = _sphinx_js_catalog(language)
         for msgid in sorted(k for k, v in messages.items() if not v):
             catalog.add(msgid, MsgOrigin(str(path), 0))
+
+
+def theme_fallback(app: Sphinx) -> None:
+    """Let sphinx-book-theme's catalog fall back to the ``sphinx`` one (the book's first)."""
+    if _language(app) == "en":
+        return
+    from sphinx.locale import translators
+
+    booktheme, chain = translators.get(("general", "booktheme")), translators.get(("general", "sphinx"))
+    if booktheme is not None and chain is not None:
+        booktheme.add_fallback(chain)
 
 
 # -- the search page's own strings ------------------------------------------------------
@@ -276,6 +296,7 @@ def setup(app: Sphinx):
     app.add_search_language(SearchJapanese)
     app.connect("config-inited", translate_settings, priority=400)  # before the theme reads them
     app.connect("builder-inited", extract_settings)
+    app.connect("builder-inited", theme_fallback)
     app.connect("doctree-read", translate_toc_captions)
     app.connect("html-page-context", add_switcher)
     app.connect("build-finished", complete_js_translations)

@@ -140,13 +140,17 @@ def extract(pot_dir: Path = POT_DIR) -> dict[str, Path]:
 
 
 def fill_untranslatable(path: Path) -> int:
-    """Set the translation of every message without English words to the message itself."""
+    """Translate each new or changed message without English words by itself; return how many.
+
+    A translator's own version of such a message (say, Japanese punctuation) is kept
+    until its English changes.
+    """
     catalog = read(path)
     filled = 0
     for message in catalog:
         if not message.id or english_words(message.id):
             continue
-        if message.string != message.id or message.fuzzy:
+        if not message.string or message.fuzzy:
             message.string = message.id
             message.flags.discard("fuzzy")
             filled += 1
@@ -161,10 +165,12 @@ def update(language: str) -> None:
     extract()
     subprocess.run([str(Path(sys.executable).parent / "sphinx-intl"), "update", "-p", str(POT_DIR),
                     "-d", str(LOCALE), "-l", language, "-w", str(LINE_WIDTH)], check=True)
+    pages, filled = templates(POT_DIR), 0
     for name, path in catalogs(language).items():
-        if name not in templates(POT_DIR):
+        if name not in pages:
             print(f"{path.relative_to(ROOT)}: its page no longer exists; delete the file")
-        fill_untranslatable(path)
+        filled += fill_untranslatable(path)
+    print(f"{filled} new messages with nothing to translate (formulas, code, Japanese) filled in")
     stats(language)
 
 

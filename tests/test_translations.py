@@ -158,3 +158,16 @@ def test_check_catalog_reports_new_stale_and_obsolete_messages(tmp_path):
     po = _write(tmp_path / "page.po", {"Old English.": ("古い英語。", set(), [])}, obsolete=["Gone."])
     kinds = sorted(p.kind.split(" ")[0] for p in translations.check_catalog(po, pot, tmp_path))
     assert kinds == ["new", "obsolete", "stale"]
+
+
+def test_fill_untranslatable_fills_only_what_has_no_english(tmp_path):
+    po = _write(tmp_path / "page.po", {
+        r"\log p(x) = \log \int p(x, z)\, dz": ("", set(), []),       # a formula: filled
+        "変分下限 (ELBO)": ("", set(), []),                              # Japanese already: filled
+        "$a, b$": ("$a$、$b$", set(), []),                              # the translator's own: kept
+        "A sentence with $a$.": ("", set(), [])})                       # English: left to translate
+    assert translations.fill_untranslatable(po) == 2
+    strings = {m.id: m.string for m in translations.read(po) if m.id}
+    assert strings == {r"\log p(x) = \log \int p(x, z)\, dz": r"\log p(x) = \log \int p(x, z)\, dz",
+                       "変分下限 (ELBO)": "変分下限 (ELBO)", "$a, b$": "$a$、$b$",
+                       "A sentence with $a$.": ""}
