@@ -7,6 +7,7 @@ configuration machinery (``_config.yml`` and ``_toc.yml`` are read exactly as
 
     python _ext/build.py html ja     # the Japanese website, into _build/html/ja
     python _ext/build.py gettext     # the English messages, one .pot per page, into _build/gettext
+    python _ext/build.py gettext --outdir DIR --quiet   # the same, elsewhere, warnings only
 
 The Japanese build reuses the English build's execution cache
 (``_build/.jupyter_cache``): notebooks are executed once, by whichever build runs
@@ -74,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("builder", choices=["html", "gettext"])
     parser.add_argument("language", nargs="?", default="en", choices=("en", *TRANSLATIONS))
+    parser.add_argument("--outdir", type=Path, help="instead of the default output directory")
+    parser.add_argument("--quiet", action="store_true", help="warnings and errors only")
     args = parser.parse_args(argv)
     if args.builder == "gettext" and args.language != "en":
         parser.error("messages are extracted from the English source: omit the language")
-    return build(args.builder, args.language)
+    return build(args.builder, args.language, outdir=args.outdir, quiet=args.quiet)
 
 
 if __name__ == "__main__":

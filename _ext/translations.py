@@ -132,10 +132,17 @@ def pending(language: str) -> set[str]:
 
 
 def extract(pot_dir: Path = POT_DIR) -> dict[str, Path]:
-    """Extract the English messages into ``pot_dir`` (emptied first); return its templates."""
+    """Extract the English messages into ``pot_dir`` (emptied first); return its templates.
+
+    Sphinx runs in its own process (``_ext/build.py gettext``): it changes global state
+    (docutils' registries, the translators) that must not leak into a test session.
+    """
     shutil.rmtree(pot_dir, ignore_errors=True)
-    if build.build("gettext", outdir=pot_dir, quiet=pot_dir != POT_DIR):
-        raise SystemExit("message extraction failed (see the Sphinx messages above)")
+    command = [sys.executable, str(Path(build.__file__)), "gettext", "--outdir", str(pot_dir)]
+    quiet = pot_dir != POT_DIR
+    result = subprocess.run(command + ["--quiet"] * quiet, capture_output=quiet, text=True)
+    if result.returncode:
+        raise RuntimeError(f"message extraction failed:\n{result.stdout or ''}{result.stderr or ''}")
     return templates(pot_dir)
 
 
