@@ -1,8 +1,9 @@
-"""What the two browser tests share: skip-or-fail policy, Chromium, playwright."""
+"""What the tests of the built site share: skip-or-fail policy, Chromium, playwright."""
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,8 @@ def sync_playwright():
     except ImportError:
         missing("playwright is not installed in this environment")
     return start()
+
+
+def is_redirect(page: Path) -> bool:
+    """A page that only forwards (the site's index.html): no theme, no language, no switcher."""
+    return 'http-equiv="Refresh"' in page.read_text(encoding="utf8")
