@@ -293,14 +293,15 @@ class _Renderer:
         return [nodes.image(uri="still.png")]
 
 
-def test_pdf_renderer_makes_a_captioned_figure_of_an_explorer_still_only():
+def test_pdf_renderer_prints_an_explorer_still_with_its_caption_and_nothing_else():
     from docutils import nodes
 
     meta = {PDF_METADATA_KEY: {"caption": "A caption.", "note": "Interactive on the website."}}
-    [figure] = PdfFigure.handle_mime(_Renderer, _Data("image/png", meta), False)
-    assert isinstance(figure, nodes.figure)
-    assert figure[0]["uri"] == "still.png"
-    assert figure[1].astext() == "A caption. Interactive on the website."
+    image, caption = PdfFigure.handle_mime(_Renderer, _Data("image/png", meta), False)
+    assert isinstance(image, nodes.image) and image["uri"] == "still.png"
+    assert image["align"] == "center"
+    assert isinstance(caption, nodes.paragraph)
+    assert caption.astext() == "A caption. Interactive on the website."
     assert PdfFigure.handle_mime(_Renderer, _Data("image/png", {}), False) is None
     assert PdfFigure.handle_mime(_Renderer, _Data("text/html", meta), False) is None
     assert PdfFigure.handle_mime(_Renderer, _Data("image/png", meta), True) is None

@@ -24,7 +24,8 @@ How it works, and why:
 * the PDF cannot move a slider: the bundle also carries the figure at its initial values
   (``image/png``, at twice the resolution) and, in the output's metadata, the caption
   and a line saying the figure is interactive on the website; :class:`PdfFigure` (a
-  myst-nb renderer registered in ``pyproject.toml``) turns them into a captioned figure;
+  myst-nb renderer registered in ``pyproject.toml``) prints them as the still and its
+  caption;
 * the text outputs are stable: ``text/plain`` is a fixed description and the only
   run-dependent parts of the HTML (base64 frames, element ids) are replaced by nbval's
   sanitize file ``nbval_sanitize.cfg``. No ``Output`` widget and no
@@ -379,12 +380,14 @@ class Explorer:
 
 
 class PdfFigure:
-    """myst-nb renderer: an explorer as a captioned figure where nothing can move (PDF).
+    """myst-nb renderer: an explorer as its still and caption where nothing can move (PDF).
 
     Registered as the ``myst_nb.mime_renderers`` entry point ``vaebook-explorer`` in
     ``pyproject.toml``. A builder that prefers ``image/png`` to HTML (LaTeX) meets the
     explorer's still image; when the output's metadata marks it as an explorer, the
-    image gets the caption and the line of :meth:`Explorer.pdf_note`.
+    image is centred and followed by the caption and the line of
+    :meth:`Explorer.pdf_note`. The caption is not numbered: the website does not number
+    its sliders either, so figure numbers agree between the two.
     """
 
     mime_priority_overrides: list = []
@@ -396,11 +399,12 @@ class PdfFigure:
             return None
         from docutils import nodes
 
+        images = renderer.render_image(data)
+        for image in images:
+            image["align"] = "center"
         text = " ".join(part for part in (info.get("caption"), info.get("note")) if part)
-        figure = nodes.figure("", classes=["vaebook-explorer-still"])
-        figure += renderer.render_image(data)
-        figure += nodes.caption(text, text)
-        return [figure]
+        caption = nodes.paragraph(text, text, classes=["vaebook-explorer-caption"])
+        return [*images, caption]
 
 
 def _as_values(name: str, values: Any) -> list:
