@@ -19,10 +19,11 @@ TEX_PACKAGES := texlive-xetex texlive-latex-extra texlive-pictures texlive-fonts
 	texlive-lang-cjk texlive-lang-chinese latexmk fonts-freefont-otf fonts-dejavu-core \
 	fonts-noto-cjk poppler-utils
 # npm packages served locally (no CDN at read time): MathJax, require.js and the widget
-# manager for the website's browser test.
-JS_PACKAGES := mathjax@3 requirejs@2 @jupyter-widgets/html-manager@1
+# manager for the website's browser test, reveal.js for the slides.
+JS_PACKAGES := mathjax@3 requirejs@2 @jupyter-widgets/html-manager@1 reveal.js@5
 JS_FILES := $(JS)/node_modules/mathjax/es5/tex-chtml-full.js $(JS)/node_modules/requirejs/require.js \
-	$(JS)/node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js
+	$(JS)/node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js \
+	$(JS)/node_modules/reveal.js/dist/reveal.js
 
 # apt-get install the packages of $(1) that are missing (needs root); fails with a reason.
 apt_install = missing="$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
@@ -34,12 +35,13 @@ apt_install = missing="$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends $$missing >/dev/null; fi
 
-.PHONY: help venv book pdf test test-unit test-notebooks lab clean page bench \
+.PHONY: help venv book pdf slides test test-unit test-notebooks lab clean page bench \
 	browser-deps pdf-deps js-deps test-deps
 
 help:
 	@echo "make book          build the website into _build/html (executes the notebooks, cached)"
 	@echo "make pdf           the book as a PDF: _build/pdf/vae-book.pdf (installs TeX Live: root)"
+	@echo "make slides        one reveal.js deck per chapter: _build/slides/NN_topic.slides.html"
 	@echo "make test          unit tests + browser tests + every notebook re-executed and compared (nbval)"
 	@echo "make lab           JupyterLab at the book root"
 	@echo "make bench         the benchmarks in benchmarks/"
@@ -61,10 +63,13 @@ book: $(STAMP)
 	@echo "Open _build/html/index.html"
 
 # The notebooks' outputs come from the website build's execution cache (_build/.jupyter_cache):
-# after `make book` the PDF executes nothing again.
+# after `make book` the PDF and the slides execute nothing again.
 pdf: $(STAMP) pdf-deps
 	for language in $(PDF_LANGUAGES); do \
 	  $(BUILD_ENV) $(BIN)/python tools/pdf.py --language $$language || exit 1; done
+
+slides: $(STAMP) js-deps
+	$(BUILD_ENV) $(BIN)/python tools/slides.py
 
 test: test-unit test-notebooks
 
