@@ -93,6 +93,8 @@ def test_myst_roles_and_directives_become_markdown():
         "```{solution-start} ex-1\n:class: dropdown\n```\nsecret\n```{solution-end}\n```\nafter",
         {})
     assert "the first chapter" in text and "[kingma2014auto]" in text
+    assert slides.myst_to_markdown("{doc}`../chapters/01_bayes_evidence`", {}) == \
+        "Bayes' theorem and why the evidence is intractable"
     assert "> **Note.** A note." in text and "> **Theorem** (The bound). It holds." in text
     assert "secret" not in text and text.endswith("after")
 

@@ -197,8 +197,19 @@ def _role(name: str, body: str, numbers: dict[str, str]) -> str:
     if name.startswith("cite"):
         return "[" + ", ".join(k.strip() for k in body.split(",")) + "]"
     if name == "doc":
-        return text or Path(target).stem.replace("_", " ")
+        return text or _document_title(target)
     return text or target
+
+
+def _document_title(target: str) -> str:
+    """The title of the book page ``target`` (a {doc} path), as the website prints it."""
+    stem = ROOT / re.sub(r"^(\.\./)+|^/", "", target)
+    for path in (stem.with_suffix(".ipynb"), stem.with_suffix(".md")):
+        if path.exists():
+            pages = nbformat.read(path, as_version=4).cells if path.suffix == ".ipynb" else [
+                nbformat.v4.new_markdown_cell(path.read_text())]
+            return title_of(nbformat.v4.new_notebook(cells=pages)) or stem.name
+    return stem.name
 
 
 def _directives(lines: list[str], numbers: dict[str, str]) -> str:
