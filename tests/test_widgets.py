@@ -305,3 +305,21 @@ def test_pdf_renderer_prints_an_explorer_still_with_its_caption_and_nothing_else
     assert PdfFigure.handle_mime(_Renderer, _Data("image/png", {}), False) is None
     assert PdfFigure.handle_mime(_Renderer, _Data("text/html", meta), False) is None
     assert PdfFigure.handle_mime(_Renderer, _Data("image/png", meta), True) is None
+
+
+@pytest.mark.parametrize("files, cores", [
+    ({"/sys/fs/cgroup/cpu.max": "150000 100000\n"}, 2),      # cgroup v2: 1.5 CPUs
+    ({"/sys/fs/cgroup/cpu.max": "max 100000\n"}, 8),         # no quota
+    ({"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "100000\n",
+      "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000\n"}, 1),  # cgroup v1: 1 CPU
+    ({}, 8),
+])
+def test_available_cores_respects_a_container_cpu_quota(monkeypatch, files, cores):
+    def fake_open(path, *args, **kwargs):
+        if path not in files:
+            raise FileNotFoundError(path)
+        return io.StringIO(files[path])
+
+    monkeypatch.setattr(_frames, "open", fake_open, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert _frames.available_cores() == cores

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import signal
 import struct
@@ -73,10 +74,28 @@ def render_png(plot: Callable[..., Any], figsize: tuple[float, float], dpi: int,
 
 
 def available_cores() -> int:
-    """Cores this process may run on (the affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """Cores this process may use: its affinity mask, capped by a cgroup CPU quota.
+
+    Containers (Binder, JupyterHub, CI) often see every core of the host but may use
+    only their quota (``cpu.max`` in cgroup v2, ``cpu.cfs_quota_us`` in v1).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cores, math.ceil(quota))) if quota else cores
+
+
+def _cgroup_cpu_quota() -> float | None:
+    for path, parse in (("/sys/fs/cgroup/cpu.max", lambda t: t.split()),
+                        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", lambda t: [
+                            t.strip(), open("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read()])):
+        try:
+            quota, period = parse(open(path).read())[:2]
+            if quota not in ("max", "-1") and float(period) > 0:
+                return float(quota) / float(period)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def format_values(names: Sequence[str], values: Sequence[Any]) -> str:
