@@ -25,8 +25,11 @@ JS_FILES := $(JS)/node_modules/mathjax/es5/tex-chtml-full.js $(JS)/node_modules/
 	$(JS)/node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js \
 	$(JS)/node_modules/reveal.js/dist/reveal.js
 
-# apt-get install the packages of $(1) that are missing (needs root); fails with a reason.
-apt_install = missing="$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+# apt-get install the Debian packages of $(1) that are missing (needs root); fails with a
+# reason. Elsewhere (not Debian) it only says what to install.
+apt_install = if ! command -v dpkg-query >/dev/null; then \
+	  echo "not a Debian system: install the equivalents of $(1) yourself"; exit 0; fi; \
+	missing="$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	| grep -q 'ok installed' || echo $$p; done)"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
