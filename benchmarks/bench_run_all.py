@@ -13,7 +13,8 @@ directory the notebook's folder), with a warm model cache, and prints:
   background, in lazy mode; equal to ``run all`` when frames are drawn in the cell).
 
 ``--ref REF`` runs the same measurement on another commit, checked out into a temporary
-git worktree (removed afterwards), and prints both side by side: the kernel imports that
+git worktree (removed afterwards), alternating with this working tree notebook by
+notebook, and prints both side by side: the kernel imports that
 checkout's ``vaelib`` (it is put first on ``PYTHONPATH``; the script checks). Each
 notebook is run once untimed first (``--no-warmup`` skips that), so trained models are
 in the cache (``VAEBOOK_CACHE``) when the timed run starts. Timings on a shared machine
@@ -110,19 +111,25 @@ def checkout_of(ref: str | None):
                             str(path)], check=False)
 
 
-def measure(checkout: Path, notebooks: list[str], warmup: bool, repeat: int) -> dict:
-    results = {}
+def measure(checkouts: dict[str, Path], notebooks: list[str], warmup: bool,
+            repeat: int) -> dict[str, dict]:
+    """Timings per checkout and notebook; the checkouts alternate notebook by notebook,
+    so a change in the machine's load hits both alike."""
+    results: dict[str, dict] = {label: {} for label in checkouts}
     for rel in notebooks:
-        path = checkout / rel
-        if not path.exists():
-            print(f"  {rel}: not in this checkout", file=sys.stderr)
-            continue
+        present = {label: path / rel for label, path in checkouts.items()
+                   if (path / rel).exists()}
         if warmup:
-            run_notebook(path, checkout)
-        runs = [run_notebook(path, checkout) for _ in range(repeat)]
-        results[rel] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        print(f"  {rel}: " + ", ".join(f"{k} {v:.3g}" for k, v in results[rel].items()),
-              file=sys.stderr)
+            for label, path in present.items():
+                run_notebook(path, checkouts[label])
+        runs: dict[str, list] = {label: [] for label in present}
+        for _ in range(repeat):
+            for label, path in present.items():
+                runs[label].append(run_notebook(path, checkouts[label]))
+        for label, timed in runs.items():
+            results[label][rel] = {k: statistics.median(r[k] for r in timed) for k in timed[0]}
+            print(f"  {label} {rel}: " + ", ".join(
+                f"{k} {v:.3g}" for k, v in results[label][rel].items()), file=sys.stderr)
     return results
 
 
@@ -158,14 +165,10 @@ def main() -> None:
         str(p.relative_to(ROOT)) for p in (ROOT / "chapters").glob("*.ipynb"))
     print(f"cores: {len(os.sched_getaffinity(0))}, VAEBOOK_CACHE="
           f"{os.environ.get('VAEBOOK_CACHE', '~/.cache/vae-book')}", file=sys.stderr)
-    before = None
-    if args.ref:
-        print(f"measuring {args.ref}", file=sys.stderr)
-        with checkout_of(args.ref) as path:
-            before = measure(path, notebooks, args.warmup, args.repeat)
-    print("measuring this working tree", file=sys.stderr)
-    now = measure(ROOT, notebooks, args.warmup, args.repeat)
-    print(table(now, before, args.ref))
+    with checkout_of(args.ref) as ref_path:
+        checkouts = {"now": ROOT} if args.ref is None else {args.ref: ref_path, "now": ROOT}
+        results = measure(checkouts, notebooks, args.warmup, args.repeat)
+    print(table(results["now"], results.get(args.ref), args.ref))
 
 
 if __name__ == "__main__":
