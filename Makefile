@@ -77,11 +77,14 @@ slides: $(STAMP) js-deps
 test: test-unit test-notebooks
 
 # The browser tests need chromium and the JavaScript copies: installed here when this user
-# can (root with apt-get), else the tests skip and say why (under CI=true they fail).
+# can (npm for the copies; root with apt-get for chromium), else the tests skip and say why
+# (under CI=true they fail).
 test-deps: $(STAMP)
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  $(MAKE) --no-print-directory browser-deps || echo "could not install the browser test's dependencies: those tests will skip"; \
-	else echo "not root: the browser tests skip unless chromium and $(JS) exist (make browser-deps as root)"; fi
+	@$(MAKE) --no-print-directory --silent js-deps || echo "could not fetch MathJax/reveal.js from npm: the browser tests will skip"
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  $(MAKE) --no-print-directory browser-deps || echo "could not install chromium: the browser tests will skip"; \
+	else echo "chromium is missing and only root can install it (make browser-deps): the browser tests will skip"; fi
 
 test-unit: $(STAMP) test-deps
 	$(BUILD_ENV) $(BIN)/python -m pytest tests
