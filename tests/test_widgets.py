@@ -210,6 +210,17 @@ def test_lazy_mode_shows_the_first_frame_at_once_and_the_rest_when_drawn(monkeyp
     assert e._repr_mimebundle_()[0]["text/plain"].endswith("6 distinct frames>")
 
 
+def test_background_workers_draw_one_explorer_after_the_other(monkeypatch, tmp_path):
+    monkeypatch.setenv(FRAMES_ENV, "lazy")
+    gate = tmp_path / "gate"
+    first = explore(gated(gate), sigma=[0.5, 1.0, 2.0], figsize=(3, 2), dpi=40)
+    second = explore(draw, sigma=[0.5, 1.0], figsize=(3, 2), dpi=40)
+    time.sleep(1.0)   # ample for the second's one frame, were it not waiting its turn
+    assert not first.ready and not second.ready
+    gate.touch()
+    assert len(second.frames) == 2 and first.ready
+
+
 def test_lazy_mode_without_fork_draws_a_frame_when_a_slider_reaches_it(monkeypatch):
     monkeypatch.setenv(FRAMES_ENV, "lazy")
     monkeypatch.setattr(_frames, "CAN_FORK", False)

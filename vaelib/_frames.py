@@ -177,15 +177,22 @@ class Frames:
         self._deliver(key, True, png)
         return png
 
-    def start_workers(self, keys: list[int], n_workers: int, *, nice: int = 0) -> None:
-        """Fork up to ``n_workers`` processes that draw ``keys`` (in that order of need)."""
+    def start_workers(self, keys: list[int], n_workers: int, *,
+                      background: bool = False) -> None:
+        """Fork up to ``n_workers`` processes that draw ``keys`` (in that order of need).
+
+        ``background``: one worker, at low priority, which starts drawing when the
+        background worker forked before it (for an earlier explorer) has finished, so
+        the kernel's own cells come first and the sliders of a chapter become ready in
+        the order they appear.
+        """
         keys = [k for k in keys if k not in self.pngs]
         self._wanted.update(keys)
-        n_workers = min(n_workers, len(keys))
-        if not CAN_FORK or n_workers < 1:
+        n_workers = 1 if background else min(n_workers, len(keys))
+        if not CAN_FORK or not keys or n_workers < 1:
             return
         for w in range(n_workers):
-            worker = _fork_worker(self.grid, keys[w::n_workers], nice)
+            worker = _fork_worker(self.grid, keys[w::n_workers], background)
             thread = threading.Thread(target=self._read, args=(worker,), daemon=True,
                                       name=f"vaelib-frames-{worker.pid}")
             self._workers.append(worker)
@@ -281,27 +288,44 @@ class Frames:
 
 
 # -- the worker side ------------------------------------------------------------------
-def _fork_worker(grid: FrameGrid, keys: list[int], nice: int) -> _Worker:
+#: Priority of background workers (``os.nice`` increment): the kernel's cells come first.
+BACKGROUND_NICE = 10
+#: Read end of the "baton" of the last background worker: it reaches end-of-file when
+#: that worker exits, which is when the next background worker may start.
+_last_baton: int | None = None
+
+
+def _fork_worker(grid: FrameGrid, keys: list[int], background: bool) -> _Worker:
+    global _last_baton
     result_r, result_w = os.pipe()
     request_r, request_w = os.pipe()
+    baton_r, baton_w = os.pipe() if background else (None, None)
+    wait_for = _last_baton if background else None
     with warnings.catch_warnings():  # Python >= 3.12 warns about fork with threads
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
-    if pid == 0:  # the worker: never returns
-        os.close(result_r)
-        os.close(request_w)
-        _worker_main(grid, keys, result_w, request_r, nice)
-    os.close(result_w)
-    os.close(request_r)
+    if pid == 0:  # the worker (holding baton_w until it exits): never returns
+        for fd in (result_r, request_w, baton_r):
+            if fd is not None:
+                os.close(fd)
+        _worker_main(grid, keys, result_w, request_r, background, wait_for)
+    for fd in (result_w, request_r, baton_w, wait_for):
+        if fd is not None:
+            os.close(fd)
+    if background:
+        _last_baton = baton_r
     return _Worker(pid, result_r, request_w, keys)
 
 
 def _worker_main(grid: FrameGrid, keys: list[int], out_fd: int, request_fd: int,
-                 nice: int) -> None:
+                 background: bool, wait_for: int | None) -> None:
     """Draw ``keys`` (requested ones first) and write them to ``out_fd``; then exit."""
     code = 0
     try:
-        _quiet_worker(nice)
+        _quiet_worker(BACKGROUND_NICE if background else 0)
+        if wait_for is not None:  # the previous background worker's baton: wait for EOF
+            while os.read(wait_for, 4096):
+                pass
         os.set_blocking(request_fd, False)
         todo = list(keys)
         while todo:

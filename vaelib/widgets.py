@@ -39,10 +39,11 @@ When the frames are drawn (``VAEBOOK_FRAMES``)
     :mod:`vaelib._frames`). The book build, nbval, the slide and PDF builds and scripts
     need this: the website's slider embeds every frame, and nbval compares the outputs.
 ``lazy``
-    The first frame now, the rest by background workers (all cores but one, so the
-    kernel keeps one; on a single core one worker at low priority) while the next
-    cells run; a slider that reaches a frame not drawn yet asks for it first. A
-    chapter's Run All in a lecture no longer waits for frames.
+    The first frame now, the rest by a background worker at low priority while the
+    next cells run (the kernel's cells come first; the workers of a chapter's sliders
+    run one after another, in the order of the cells); a slider that reaches a frame
+    not drawn yet asks for it first. A chapter's Run All in a lecture no longer waits
+    for frames.
 
 Unset, the mode is ``lazy`` in a kernel started by a Jupyter server (JupyterLab,
 Notebook, Binder, JupyterHub: the server sets ``JPY_SESSION_NAME`` in the kernel's
@@ -526,7 +527,6 @@ def explore(plot: Callable[..., Any], *, caption: str = "",
         if CAN_FORK and len(rest) > 1:
             frames.start_workers(rest, available_cores())
         frames.wait()  # draws here whatever no worker drew
-    else:  # one core stays with the kernel; on a single core the worker yields to it
-        cores = available_cores()
-        frames.start_workers(rest, max(1, cores - 1), nice=10 if cores == 1 else 0)
+    else:
+        frames.start_workers(rest, 1, background=True)
     return Explorer(grid, frames, all_labels, current, caption, mode, first_seconds)
