@@ -8,7 +8,10 @@ directory the notebook's folder), with a warm model cache, and prints:
   excluded, as when a lecturer presses Run All in an open notebook);
 - ``explore``: the time spent in cells that call ``explore`` (how many in brackets);
 - ``1st fig``: for the slowest ``explore`` cell, the time from its start until its
-  figure arrived at the front end (the worst wait for a figure);
+  figure arrived at the front end (the worst wait for a figure); it includes what the
+  cell computes before calling ``explore``;
+- ``frame 1``: of that, the longest time ``explore`` took to draw a first frame
+  (``Explorer.first_frame_seconds``; not recorded before the lazy mode existed);
 - ``ready``: from the first cell until every frame of every slider was drawn (in the
   background, in lazy mode; equal to ``run all`` when frames are drawn in the cell).
 
@@ -49,6 +52,8 @@ _explorers = [v for v in [*globals().values(), *Out.values()]
 for _e in _explorers:
     _e.frames
 print(_sys.modules["vaelib"].__file__)
+print(max((getattr(_e, "first_frame_seconds", float("nan")) for _e in _explorers),
+          default=0.0))
 """
 
 
@@ -80,7 +85,8 @@ def run_notebook(path: Path, checkout: Path) -> dict:
                          resources={"metadata": {"path": str(path.parent)}})
     client.execute(env=env)
     probe = len(nb.cells) - 1
-    vaelib_file = "".join(o.get("text", "") for o in nb.cells[probe].outputs).strip()
+    vaelib_file, first_frame = "".join(
+        o.get("text", "") for o in nb.cells[probe].outputs).split()
     if not Path(vaelib_file).resolve().is_relative_to(checkout.resolve()):
         raise RuntimeError(f"{path} ran vaelib from {vaelib_file}, not from {checkout}")
     cells = [i for i in range(probe) if nb.cells[i].cell_type == "code"]
@@ -91,6 +97,7 @@ def run_notebook(path: Path, checkout: Path) -> dict:
             "explore": sum(client.ended[i] - client.started[i] for i in explore),
             "n_explore": len(explore),
             "1st fig": max(waits, default=0.0),
+            "frame 1": float(first_frame),
             "ready": max(client.ended[probe] - first, last - first)}
 
 
@@ -134,9 +141,9 @@ def measure(checkouts: dict[str, Path], notebooks: list[str], warmup: bool,
 
 
 def table(now: dict, before: dict | None, ref: str | None) -> str:
-    cols = ["run all", "explore", "1st fig", "ready"]
-    head = f"{'notebook':34s}" + "".join(f"{c + ' (s)':>22s}" for c in cols)
-    sub = f"{'':34s}" + "".join(f"{(ref or '') + ' -> now':>22s}" for _ in cols)
+    cols = ["run all", "explore", "1st fig", "frame 1", "ready"]
+    head = f"{'notebook':26s}" + "".join(f"{c + ' (s)':>22s}" for c in cols)
+    sub = f"{'':26s}" + "".join(f"{(ref or '') + ' -> now':>22s}" for _ in cols)
     lines = [head, sub] if before is not None else [head]
     for rel, r in now.items():
         name = Path(rel).stem + f" [{r['n_explore']}]"
@@ -148,7 +155,7 @@ def table(now: dict, before: dict | None, ref: str | None) -> str:
                 cells.append(f"{b:8.1f} -> {r[c]:5.1f}{ratio}")
             else:
                 cells.append(f"{r[c]:.1f}")
-        lines.append(f"{name:34s}" + "".join(f"{c:>22s}" for c in cells))
+        lines.append(f"{name:26s}" + "".join(f"{c:>22s}" for c in cells))
     return "\n".join(lines)
 
 
