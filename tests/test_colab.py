@@ -60,7 +60,8 @@ def test_the_cell_installs_vaelib_from_the_repository_in_colab(monkeypatch):
 
 def test_the_requirement_follows_the_configured_repository():
     config = {"repository": {"url": "https://github.com/someone/fork/", "branch": "edition-2"}}
-    assert colab_cell.requirement(config) == "vaelib @ git+https://github.com/someone/fork@edition-2"
+    expected = "vaelib @ git+https://github.com/someone/fork@edition-2"
+    assert colab_cell.requirement(config) == expected
     assert "someone/fork@edition-2" in colab_cell.source(config)
 
 

@@ -231,7 +231,8 @@ def _directives(lines: list[str], numbers: dict[str, str]) -> str:
             body = body[1:]
         i = end + 1
         if name == "solution-start":   # a solution is skipped up to its end marker
-            while i < len(lines) and not re.match(r"^(`{3,}|:{3,})\{solution-end\}", lines[i].strip()):
+            end_marker = re.compile(r"^(`{3,}|:{3,})\{solution-end\}")
+            while i < len(lines) and not end_marker.match(lines[i].strip()):
                 i += 1
             i += 2
             continue
@@ -381,8 +382,8 @@ def executed(path: Path):
                                  meta_override=True)
     if result.err is not None:
         raise SystemExit(f"{path} failed to execute:\n{result.exc_string}")
-    cache.cache_notebook_bundle(CacheBundleIn(nb, str(path), data={"execution_seconds": result.time}),
-                                check_validity=False, overwrite=True)
+    bundle = CacheBundleIn(nb, str(path), data={"execution_seconds": result.time})
+    cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
     return nb
 
 
@@ -429,7 +430,8 @@ def main() -> None:
         n_slides = export(nb, target, config)
         decks.append((target.name, title_of(nb) or path.stem, n_slides))
         print(f"  {target.relative_to(ROOT)}: {n_slides} slides")
-    links = "".join(f'<li><a href="{name}">{title}</a> ({n} slides)</li>' for name, title, n in decks)
+    links = "".join(f'<li><a href="{name}">{title}</a> ({n} slides)</li>'
+                    for name, title, n in decks)
     (OUT / "index.html").write_text(f"<!DOCTYPE html><meta charset='utf-8'><title>Slides</title>"
                                     f"<h1>{config['title']}: slides</h1><ul>{links}</ul>")
 
