@@ -17,13 +17,14 @@ directory the notebook's folder), with a warm model cache, and prints:
 
 ``--ref REF`` runs the same measurement on another commit, checked out into a temporary
 git worktree (removed afterwards), alternating with this working tree notebook by
-notebook, and prints both side by side: the kernel imports that
-checkout's ``vaelib`` (it is put first on ``PYTHONPATH``; the script checks). Each
-notebook is run once untimed first (``--no-warmup`` skips that), so trained models are
-in the cache (``VAEBOOK_CACHE``) when the timed run starts. Timings on a shared machine
-are noisy: compare within one run, and use ``--repeat`` for medians.
+notebook, and prints both side by side: the kernel imports that checkout's ``vaelib``
+(it is put first on ``PYTHONPATH``; the script checks). Each notebook is run once
+untimed first (``--no-warmup`` skips that), so trained models are in the cache
+(``VAEBOOK_CACHE``) when the timed run starts. Timings on a shared machine are noisy:
+compare within one run, and use ``--repeat`` for medians. The five slowest cells of each
+notebook go to stderr: where a chapter's own computation (not its sliders) takes time.
 
-Run: .venv/bin/python benchmarks/bench_run_all.py --ref b37c1df [chapters/01_bayes_evidence.ipynb ...]
+Run: .venv/bin/python benchmarks/bench_run_all.py --ref b37c1df [chapters/NN_topic.ipynb ...]
 """
 from __future__ import annotations
 
@@ -93,7 +94,10 @@ def run_notebook(path: Path, checkout: Path) -> dict:
     first, last = client.started[cells[0]], client.ended[cells[-1]]
     explore = [i for i in cells if "explore(" in nb.cells[i].source]
     waits = [client.first_output.get(i, client.ended[i]) - client.started[i] for i in explore]
-    return {"run all": last - first,
+    slowest = sorted(((client.ended[i] - client.started[i], i) for i in cells), reverse=True)
+    return {"slowest": [(round(t, 2), i, nb.cells[i].source.strip().splitlines()[0][:60])
+                        for t, i in slowest[:5]],
+            "run all": last - first,
             "explore": sum(client.ended[i] - client.started[i] for i in explore),
             "n_explore": len(explore),
             "1st fig": max(waits, default=0.0),
@@ -134,9 +138,12 @@ def measure(checkouts: dict[str, Path], notebooks: list[str], warmup: bool,
             for label, path in present.items():
                 runs[label].append(run_notebook(path, checkouts[label]))
         for label, timed in runs.items():
-            results[label][rel] = {k: statistics.median(r[k] for r in timed) for k in timed[0]}
+            results[label][rel] = {k: statistics.median(r[k] for r in timed)
+                                   for k in timed[0] if k != "slowest"}
             print(f"  {label} {rel}: " + ", ".join(
                 f"{k} {v:.3g}" for k, v in results[label][rel].items()), file=sys.stderr)
+            for seconds, index, line in timed[-1]["slowest"]:
+                print(f"      cell {index:3d}: {seconds:6.2f} s  {line}", file=sys.stderr)
     return results
 
 
