@@ -1,4 +1,4 @@
-"""What the tests of the built site share: skip-or-fail policy, Chromium, playwright."""
+"""What the tests of the built site share: skip-or-fail policy, Chromium, playwright (and the PDF test the policy)."""
 from __future__ import annotations
 
 import os
@@ -16,10 +16,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 
 
-def missing(reason: str):
+def missing(reason: str, what: str = "browser test"):
     """Skip the test with ``reason``, or fail it under CI, where it must run."""
     if IN_CI:
-        pytest.fail(f"browser test cannot run in CI: {reason}")
+        pytest.fail(f"{what} cannot run in CI: {reason}")
     pytest.skip(reason)
 
 
