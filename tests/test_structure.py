@@ -15,7 +15,7 @@ from vaelib import _cache
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "vaelib"
 #: Modules of no chapter: they may import only each other.
-NEUTRAL = {"", "_validation", "_gaussian", "_cache", "widgets", "plotting", "exercises"}
+NEUTRAL = {"", "_validation", "_gaussian", "_cache", "_frames", "widgets", "plotting", "exercises"}
 MAX_LINES = 700
 
 
