@@ -598,6 +598,7 @@ def test_free_rotation_makes_the_mean_field_bias_free_also_for_factor_analysis(p
 def test_cached_fits_equal_fresh_ones(ppca_data, tmp_path, monkeypatch):
     monkeypatch.setenv("VAEBOOK_CACHE", str(tmp_path))
     init = vem.init_params(ppca_data, 2, random_state=0)
+    fresh_em = vem.fit_em(ppca_data, 2, max_iter=20, init=init)
     for fit in (vem.fit_em, vem.fit_variational_em):
         fresh = fit(ppca_data, 2, max_iter=20, init=init)
         first = fit(ppca_data, 2, max_iter=20, init=init, cache=True)
@@ -607,6 +608,10 @@ def test_cached_fits_equal_fresh_ones(ppca_data, tmp_path, monkeypatch):
             np.testing.assert_array_equal(a.W, fresh.W)
             assert a.method == fresh.method
     assert len(list((tmp_path / "vem").glob("*.pt"))) == 2
+    # the third call is read back, not recomputed (a stored numpy array would not load)
+    monkeypatch.setattr(vem.linear_em, "_m_step", None)
+    again = vem.fit_em(ppca_data, 2, max_iter=20, init=init, cache=True)
+    np.testing.assert_array_equal(again.log_likelihood, fresh_em.log_likelihood)
     with pytest.raises(TypeError, match="int random_state"):
         vem.fit_em(ppca_data, 2, max_iter=2, random_state=np.random.default_rng(0), cache=True)
 
@@ -636,8 +641,10 @@ def test_collapses_happen_where_the_step_exceeds_two_over_the_curvature(ppca_dat
     assert np.all(np.diff(res.elbo)[res.steps] < -1.0)
     # just before every collapse, gradient ascent is locally unstable there
     assert np.all(lr * res.curvature > 2)
+    monkeypatch.setattr(vem.linear_vae, "linear_vae_hessian", None)   # must come from disk
     again = vem.find_collapses(ppca_data, 2, lr=lr, max_iter=200, init=init)
     np.testing.assert_array_equal(again.curvature, res.curvature)
+    np.testing.assert_array_equal(again.steps, res.steps)
     with pytest.raises(ValueError, match="drop"):
         vem.find_collapses(ppca_data, 2, lr=lr, drop=-1.0)
     with pytest.raises(TypeError, match="int seed"):

@@ -27,7 +27,7 @@ def test_vem_2_critical_learning_rate(capsys):
     lam = np.linalg.eigvalsh(H)
     assert check("vem-2", 2 / lam.max())
     assert not check("vem-2", 1 / lam.max())
-    assert "1 / λ_max" in capsys.readouterr().out
+    assert "1 / κ_max" in capsys.readouterr().out
     assert not check("vem-2", 2 / lam.min())
     assert "smallest curvature" in capsys.readouterr().out
 

@@ -95,10 +95,10 @@ def _check_critical_lr(answer):
         return False, "Give one number: the largest stable learning rate."
     answer, expected = float(answer), ex2_answer()
     if math.isclose(answer, expected, rel_tol=2e-3):
-        return True, (f"Right: lr* = 2 / λ_max = {expected:.4g}. Below it the joint gradient "
+        return True, (f"Right: lr* = 2 / κ_max = {expected:.4g}. Below it the joint gradient "
                       "path converges (zig-zagging above lr*/2); above it, it cannot.")
     if math.isclose(answer, expected / 2, rel_tol=2e-3):
-        return False, ("That is 1 / λ_max, the step that removes the steepest direction in "
+        return False, ("That is 1 / κ_max, the step that removes the steepest direction in "
                        "one move; the iteration still converges up to twice that.")
     v, sigma2 = EX2_DATA_VAR, EX2_NOISE_STD ** 2
     w, a = math.sqrt(v - sigma2), math.sqrt(v - sigma2) / v
@@ -112,15 +112,16 @@ def _check_critical_lr(answer):
         return False, ("That ignores the off-diagonal term ∂²F/∂w∂a; take the largest "
                        "eigenvalue of the full 2 × 2 matrix −H.")
     return False, (f"Not quite ({answer:.4g}). Evaluate the 2 × 2 Hessian of F at "
-                   "(w*, a*), take λ_max of −H, and use lr < 2 / λ_max.")
+                   "(w*, a*), take its largest eigenvalue κ_max, and use lr < 2 / κ_max.")
 
 
 def em_rate_reference(lam: float, sigma: float) -> float:
     """Linear rate of EM for one PPCA column at its fixed point, sigma held fixed.
 
-    The M-step along an eigenvector of the sample covariance (eigenvalue lam) maps the
-    column's length w to g(w) = lam w M / (sigma**2 M + lam w**2), M = w**2 + sigma**2;
-    at w**2 = lam - sigma**2, g'(w) = 1 - 2 sigma**2 (lam - sigma**2) / lam**2.
+    The M-step along an eigenvector of the sample covariance (eigenvalue lam, the
+    chapter's nu) maps the column's length w to g(w) = lam w M / (sigma**2 M + lam w**2),
+    M = w**2 + sigma**2; at w**2 = lam - sigma**2, g'(w) = 1 - 2 sigma**2 (lam - sigma**2)
+    / lam**2.
     """
     s2 = sigma ** 2
     return 1.0 - 2.0 * s2 * (lam - s2) / lam ** 2
@@ -141,7 +142,7 @@ def _number_from(func, *args):
 @checker("vem-3")
 def _check_em_rate(answer):
     if not callable(answer):
-        return False, "Give a function em_rate(lam, sigma) that returns one number."
+        return False, "Give a function em_rate(nu, sigma) that returns one number."
     for lam, sigma in [(20.0, 0.5), (1.5, 0.5), (21.0, 1.0), (4.0, 1.0), (9.0, 0.2)]:
         got, error = _number_from(answer, lam, sigma)
         if error:
@@ -154,16 +155,16 @@ def _check_em_rate(answer):
                            "square of the parameter error; the question asks for g'(w*).")
         if math.isclose(got, 1 - sigma ** 2 / lam, rel_tol=1e-9) or \
                 math.isclose(got, 1 - 2 * sigma ** 2 / lam, rel_tol=1e-9):
-            return False, ("Close: that is the leading term for sigma**2 << lam. Differentiate "
-                           "g(w) exactly and evaluate it at w**2 = lam - sigma**2.")
+            return False, ("Close: that is the leading term for sigma**2 << nu. Differentiate "
+                           "g(w) exactly and evaluate it at w**2 = nu - sigma**2.")
         if math.isclose(got, 2 * sigma ** 2 * (lam - sigma ** 2) / lam ** 2, rel_tol=1e-9):
             return False, ("That is 1 - g'(w*), the fraction of the error removed per "
                            "iteration; the rate is what remains.")
-        return False, (f"For lam = {lam}, sigma = {sigma} the rate is {expected:.6g}, you gave "
+        return False, (f"For nu = {lam}, sigma = {sigma} the rate is {expected:.6g}, you gave "
                        f"{got:.6g}. Write the M-step for one column, w' = g(w), and "
                        "differentiate at the fixed point.")
-    return True, ("Right: g'(w*) = 1 - 2 sigma^2 (lam - sigma^2) / lam^2, the fraction of "
-                  "missing information along that axis. It tends to 1 as sigma^2 / lam -> 0: "
+    return True, ("Right: g'(w*) = 1 - 2 sigma^2 (nu - sigma^2) / nu^2, the fraction of "
+                  "missing information along that axis. It tends to 1 as sigma^2 / nu -> 0: "
                   "sharp posteriors, slow EM.")
 
 

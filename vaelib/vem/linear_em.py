@@ -84,22 +84,24 @@ class FitResult:
 
 def _cached_fit(method: str, X, config: dict, init, fit) -> FitResult:
     """``fit()`` through the book's cache, keyed by the method, X, the start and config."""
+    import torch
+
     from .. import _cache
 
     if isinstance(config.get("random_state"), np.random.Generator):
         raise TypeError("cache=True needs an int random_state (or an explicit init): a "
                         "Generator's state cannot be part of the cache key.")
 
-    def compute() -> dict:
+    def compute() -> dict:                 # tensors: the cache loads with weights_only
         result = fit()
-        return {"W": result.W, "b": result.b, "noise_std": result.noise_std,
-                "log_likelihood": result.log_likelihood, "elbo": result.elbo,
-                "method": result.method, "diverged": result.diverged}
+        arrays = {k: torch.as_tensor(np.asarray(getattr(result, k)))
+                  for k in ("W", "b", "noise_std", "log_likelihood", "elbo")}
+        return {**arrays, "method": result.method, "diverged": bool(result.diverged)}
 
     start = () if init is None else tuple(np.asarray(a, dtype=float) for a in init)
     stored, _ = _cache.cached("vem", method, {"method": method, **config}, compute,
                               code=("vem.linear_em", "vem.linear_vae"), data=(X, *start))
-    arrays = {k: np.asarray(v) for k, v in stored.items() if k not in ("method", "diverged")}
+    arrays = {k: v.numpy() for k, v in stored.items() if k not in ("method", "diverged")}
     return FitResult(**arrays, method=stored["method"], diverged=bool(stored["diverged"]))
 
 

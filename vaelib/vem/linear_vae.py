@@ -362,6 +362,8 @@ def find_collapses(X, latent_dim: int, *, lr: float, max_iter: int = 300,
     -------
     Collapses
     """
+    import torch
+
     from .. import _cache
 
     X = check_array(X, "X", ndim=2)
@@ -385,14 +387,16 @@ def find_collapses(X, latent_dim: int, *, lr: float, max_iter: int = 300,
         def kappa(t):
             return float(np.linalg.eigvalsh(-linear_vae_hessian(X, path[t]))[-1])
 
-        return {"elbo": fit.elbo, "log_likelihood": fit.log_likelihood,
-                "steps": steps.astype(np.int64),
-                "curvature": np.array([kappa(t) for t in steps]),
-                "curvature_earlier": np.array([kappa(max(t - lookback, 0)) for t in steps])}
+        result = {"elbo": fit.elbo, "log_likelihood": fit.log_likelihood,
+                  "steps": steps.astype(np.int64),
+                  "curvature": np.array([kappa(t) for t in steps], dtype=float),
+                  "curvature_earlier": np.array([kappa(max(t - lookback, 0)) for t in steps],
+                                                dtype=float)}
+        return {k: torch.as_tensor(v) for k, v in result.items()}   # the cache holds tensors
 
     start = () if init is None else tuple(np.asarray(a, dtype=float) for a in init)
     config = dict(latent_dim=latent_dim, lr=lr, max_iter=max_iter, n_samples=n_samples,
                   random_state=random_state, drop=drop, lookback=lookback)
     stored, _ = _cache.cached("vem", "collapses", config, compute,
                               code=("vem.linear_vae",), data=(X, *start), enabled=cache)
-    return Collapses(*(np.asarray(stored[k]) for k in Collapses._fields))
+    return Collapses(*(stored[k].numpy() for k in Collapses._fields))
