@@ -127,16 +127,23 @@ def log_density_from_noise(eps: torch.Tensor, logvar: torch.Tensor) -> torch.Ten
     torch.Tensor, shape (...)
         The broadcast shape without the latent axis.
     """
+    eps, logvar = _check_eps_logvar(eps, logvar)
+    return _gaussian.log_std_normal(eps) - 0.5 * logvar.sum(-1)
+
+
+def _check_eps_logvar(eps, logvar):
+    """Standardised noise eps (..., latent_dim) and log-variances broadcastable to it."""
     eps = check_tensor(eps, "eps")
     logvar = check_tensor(logvar, "logvar", dtype=eps.dtype)
     try:
         shape = torch.broadcast_shapes(eps.shape, logvar.shape)
     except RuntimeError:
         shape = None
-    if eps.dim() < 1 or shape is None or shape[-1:] != eps.shape[-1:]:
-        raise ValueError(f"logvar of shape {tuple(logvar.shape)} must broadcast against eps of "
-                         f"shape {tuple(eps.shape)} and share its last (latent) axis.")
-    return _gaussian.log_std_normal(eps) - 0.5 * logvar.sum(-1)
+    if eps.dim() < 1 or shape != eps.shape:
+        raise ValueError(f"logvar of shape {tuple(logvar.shape)} must broadcast to eps's shape "
+                         f"{tuple(eps.shape)} (..., latent_dim); add leading axes, e.g. "
+                         "logvar[None].")
+    return eps, logvar
 
 
 class Moments(NamedTuple):

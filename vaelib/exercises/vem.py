@@ -43,19 +43,26 @@ def _kl_gaussians(mean_q, cov_q, mean_p, cov_p) -> float:
                   + np.linalg.slogdet(cov_p)[1] - np.linalg.slogdet(cov_q)[1])
 
 
+def _number_from(func, *args):
+    try:
+        value = func(*args)
+    except Exception as exc:  # the reader's code: report, do not crash
+        return None, f"Your function raised {type(exc).__name__}: {exc}"
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if not _is_number(value):
+        return None, f"Your function must return one finite number, got {value!r}."
+    return float(value), None
+
+
 @checker("vem-1")
 def _check_mean_field_gap(answer):
     if not callable(answer):
         return False, "Give a function mean_field_gap(P) that returns one number."
     for P in _test_precisions():
-        try:
-            got = answer(P.copy())
-        except Exception as exc:  # the reader's code: report, do not crash
-            return False, f"Your function raised {type(exc).__name__}: {exc}"
-        if isinstance(got, np.ndarray) and got.size == 1:
-            got = got.item()
-        if not _is_number(got):
-            return False, f"mean_field_gap(P) must return one finite number, got {got!r}."
+        got, error = _number_from(answer, P.copy())
+        if error:
+            return False, error
         cov = np.linalg.inv(P)
         expected = _kl_gaussians(np.zeros(len(P)), np.diag(1.0 / np.diag(P)),
                                  np.zeros(len(P)), cov)
@@ -125,18 +132,6 @@ def em_rate_reference(lam: float, sigma: float) -> float:
     """
     s2 = sigma ** 2
     return 1.0 - 2.0 * s2 * (lam - s2) / lam ** 2
-
-
-def _number_from(func, *args):
-    try:
-        value = func(*args)
-    except Exception as exc:  # the reader's code: report, do not crash
-        return None, f"Your function raised {type(exc).__name__}: {exc}"
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.item()
-    if not _is_number(value):
-        return None, f"Your function must return one finite number, got {value!r}."
-    return float(value), None
 
 
 @checker("vem-3")

@@ -12,8 +12,8 @@ from typing import NamedTuple
 import torch
 
 from .. import _gaussian
-from .._validation import (check_baseline, check_generator, check_int, check_mu_logvar,
-                           check_tensor)
+from .._validation import check_baseline, check_generator, check_int, check_mu_logvar
+from ..reparam import _check_eps_logvar
 
 __all__ = ["pathwise_grad", "score_function_grad", "gaussian_score", "GradientMoments",
            "gradient_moments"]
@@ -120,17 +120,7 @@ def gaussian_score(eps: torch.Tensor, logvar: torch.Tensor
     score_mu, score_logvar : torch.Tensor, the shape of ``eps``
         Both have expectation zero under eps ~ N(0, I).
     """
-    eps = check_tensor(eps, "eps")
-    logvar = check_tensor(logvar, "logvar", dtype=eps.dtype)
-    try:
-        shape = torch.broadcast_shapes(eps.shape, logvar.shape)
-    except RuntimeError:
-        shape = None
-    if shape != eps.shape:
-        raise ValueError(f"logvar of shape {tuple(logvar.shape)} must broadcast to eps's shape "
-                         f"{tuple(eps.shape)} (..., latent_dim); add leading axes, e.g. "
-                         "logvar[None].")
-    return _gaussian_score(eps, logvar)
+    return _gaussian_score(*_check_eps_logvar(eps, logvar))
 
 
 def _gaussian_score(eps, logvar):
