@@ -38,7 +38,7 @@ def bench_estimators():
         logvar = torch.zeros(2000, D)
         for name, est, kw in [("pathwise", gradients.pathwise_grad, {}),
                               ("score", gradients.score_function_grad, {}),
-                              ("score+mean", gradients.score_function_grad,
+                              ("score+loo", gradients.score_function_grad,
                                {"baseline": "leave-one-out"})]:
             g = torch.Generator().manual_seed(0)
             best, med = _best_of(lambda: est(f, mu, logvar, 8, generator=g, **kw))
@@ -55,7 +55,9 @@ def bench_vae_steps():
     print("2. one VAE training step (64-256-d, L = 2, batch 64, 1 thread)")
     with num_threads(1):
         for D in (2, 20):
-            for name, (estimator, baseline) in gradients.ESTIMATORS.items():
+            for name in gradients.ESTIMATORS:
+                estimator = gradients.RUNS[name]["estimator"]
+                baseline = gradients.RUNS[name].get("baseline")
                 torch.manual_seed(0)
                 model = VAE(64, D, hidden_dims=(256,))
                 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -77,7 +79,7 @@ def bench_vae_steps():
 def bench_compare():
     import os
 
-    print("3. compare_estimators(latent_dim=2), 40 epochs x 3 estimators, uncached")
+    print("3. compare_estimators(latent_dim=2), 40 epochs x 3 estimators, one seed, uncached")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["VAEBOOK_CACHE"] = tmp
         start, cpu = time.perf_counter(), time.process_time()

@@ -16,8 +16,9 @@ from scipy import stats
 from torch.distributions import Normal
 
 from vaelib.gradients import (
-    gaussian_score, gradient_moments, pathwise_grad, score_function_grad, squared_norm_grad,
-    squared_norm_grad_variance)
+    gaussian_score, gradient_moments, pathwise_grad, score_function_grad, sine_grad,
+    sine_pathwise_variance, squared_norm_grad, squared_norm_grad_variance, squared_sum_grad,
+    squared_sum_pathwise_variance)
 from vaelib.models import VAE
 from vaelib.reparam import sample
 from vaelib.train import _terms, num_threads
@@ -205,13 +206,100 @@ def test_squared_norm_grad_matches_autograd_of_the_closed_form_expectation():
 
 def test_full_batch_mean_baseline_would_be_biased_by_l_minus_one_over_l():
     # why the baseline is leave-one-out: including f(z_l) in its own baseline shrinks
-    # the expected gradient by (L - 1) / L (checked here by hand, exercise reparam-2)
+    # the expected gradient by (L - 1) / L (checked here by hand, exercise reparam-1)
     L, R = 4, 200_000
     mu = torch.tensor([1.0], dtype=DT)
     eps = torch.randn((L, R, 1), dtype=DT, generator=_gen(10))
     fz = _sum_of_squares(mu + eps)
     g = ((fz - fz.mean(0))[..., None] * eps).mean(0)[:, 0]
     assert abs(g.mean().item() - (L - 1) / L * 2.0) <= 5 * (g.std() / math.sqrt(R)).item()
+
+
+# --- the other test objectives: (sum z)^2 and sum sin(omega z) ---------------------------
+def _squared_sum(z):
+    return z.sum(-1) ** 2
+
+
+def test_squared_sum_grad_matches_autograd_of_the_closed_form_expectation():
+    mu = MU.clone().requires_grad_(True)
+    logvar = LOGVAR.clone().requires_grad_(True)
+    (mu.sum(-1) ** 2 + torch.exp(logvar).sum(-1)).sum().backward()
+    g_mu, g_logvar = squared_sum_grad(MU, LOGVAR)
+    torch.testing.assert_close(g_mu, mu.grad)
+    torch.testing.assert_close(g_logvar, logvar.grad)
+
+
+@pytest.mark.parametrize("omega", [0.5, 3.0])
+def test_sine_grad_matches_gauss_hermite_quadrature(omega):
+    # E[sin(omega z)] by 80-point Gauss-Hermite quadrature (numpy), differentiated by
+    # central differences: an independent route to the closed form
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    weights = weights / weights.sum()
+    mu, logvar = MU.numpy(), LOGVAR.numpy()
+
+    def F(m, lv):
+        return (np.sin(omega * (m[..., None] + np.exp(0.5 * lv)[..., None] * nodes))
+                @ weights).sum()
+
+    g_mu, g_logvar = sine_grad(MU, LOGVAR, omega)
+    h = 1e-6
+    for idx in np.ndindex(mu.shape):
+        step = np.zeros_like(mu)
+        step[idx] = h
+        fd_mu = (F(mu + step, logvar) - F(mu - step, logvar)) / (2 * h)
+        fd_lv = (F(mu, logvar + step) - F(mu, logvar - step)) / (2 * h)
+        assert abs(fd_mu - g_mu[idx].item()) < 1e-6
+        assert abs(fd_lv - g_logvar[idx].item()) < 1e-6
+
+
+@pytest.mark.parametrize("name", ["squared_sum", "sine_1", "sine_10"])
+def test_pathwise_variances_of_the_new_objectives_match_monte_carlo(name):
+    # one-sample pathwise estimates, R = 100,000 repeats; 5 standard errors of a
+    # sample variance (sqrt((m4 - s^4) / R), m4 from the same draws)
+    if name == "squared_sum":
+        f, closed = _squared_sum, squared_sum_pathwise_variance(MU, LOGVAR)
+    else:
+        omega = float(name.split("_")[1])
+        f = lambda z: torch.sin(omega * z).sum(-1)              # noqa: E731
+        closed = sine_pathwise_variance(MU, LOGVAR, omega)
+    R = 100_000
+    g_mu, g_logvar = pathwise_grad(f, MU.expand(R, *MU.shape), LOGVAR.expand(R, *MU.shape), 1,
+                                   generator=_gen(21))
+    for g, exact in ((g_mu, closed[0]), (g_logvar, closed[1])):
+        var = g.var(0)
+        m4 = ((g - g.mean(0)) ** 4).mean(0)
+        se = ((m4 - var ** 2) / R).sqrt()
+        assert torch.all((var - exact).abs() <= 5 * se + 1e-12)
+
+
+def test_pathwise_variance_of_squared_sum_grows_with_the_latent_dimension():
+    for d in (1, 4, 16):
+        mu, logvar = torch.ones(d, dtype=DT), torch.zeros(d, dtype=DT)
+        var_mu, _ = squared_sum_pathwise_variance(mu, logvar)
+        assert torch.allclose(var_mu, torch.full((d,), 4.0 * d, dtype=DT))
+        # while ||z||^2 keeps 4 std^2 in every dimension
+        assert torch.allclose(squared_norm_grad_variance(mu, logvar, "pathwise")[0],
+                              torch.full((d,), 4.0, dtype=DT))
+
+
+def test_sine_variance_tends_to_omega_squared_over_two():
+    mu, logvar = torch.tensor([0.3], dtype=DT), torch.zeros(1, dtype=DT)
+    for omega in (5.0, 10.0):
+        var_mu, _ = sine_pathwise_variance(mu, logvar, omega)
+        assert abs(var_mu.item() - omega ** 2 / 2) < 1e-9 * omega ** 2
+
+
+def test_objective_bad_inputs():
+    mu = torch.zeros(3)
+    for bad in (0.0, -1.0, float("nan"), "3"):
+        with pytest.raises((ValueError, TypeError), match="omega"):
+            sine_grad(mu, mu, bad)
+        with pytest.raises((ValueError, TypeError), match="omega"):
+            sine_pathwise_variance(mu, mu, bad)
+    with pytest.raises(ValueError, match="same shape"):
+        squared_sum_grad(mu, torch.zeros(2))
+    with pytest.raises(ValueError, match="NaN"):
+        squared_sum_pathwise_variance(torch.full((3,), float("nan")), mu)
 
 
 # --- the VAE surrogate of vaelib.train, on a tiny model ---------------------------------
@@ -271,29 +359,52 @@ def test_compare_estimators_starts_every_run_alike_and_caches(tmp_path, monkeypa
     real_fit = vaelib.train.fit
 
     def recording_fit(model, X, **kwargs):
-        started.append({k: v.clone() for k, v in model.state_dict().items()})
+        started.append(({k: v.clone() for k, v in model.state_dict().items()}, kwargs))
         return real_fit(model, X, **kwargs)
 
     monkeypatch.setattr(vaelib.train, "fit", recording_fit)
     kwargs = dict(latent_dim=2, epochs=1, hidden_dims=(16,), batch_size=256)
-    first = compare_estimators(**kwargs)
-    assert set(first) == {"pathwise", "score", "score+mean"}
-    assert len(started) == 3                       # one run per estimator ...
-    for state in started[1:]:                      # ... each from the same initial weights
+    runs = ("pathwise", "score", "score+loo", "ae")
+    first = compare_estimators(runs=runs, **kwargs)
+    assert set(first) == set(runs)
+    assert len(started) == 4                       # one run each ...
+    for state, _ in started[1:]:                   # ... each from the same initial weights
         for name, tensor in state.items():
-            assert torch.equal(tensor, started[0][name]), name
-    assert all(len(c.test_elbo) == 1 and len(c.train_elbo) == 1 for c in first.values())
-    assert len(list((tmp_path / "gradients").glob("compare-d2-*.pt"))) == 1
-    def curves(histories):
-        return {name: (h.train_elbo, h.test_elbo, h.train_kl) for name, h in histories.items()}
+            assert torch.equal(tensor, started[0][0][name]), name
+    options = {run["estimator"] if "estimator" in run else "ae": run for _, run in started}
+    assert options["ae"]["kind"] == "ae" and options["ae"]["n_samples"] == 1
+    assert started[2][1]["baseline"] == "leave-one-out" and started[2][1]["n_samples"] == 2
+    assert all(kw["binarize"] for _, kw in started)
+    assert first["ae"].history.kind == "ae" and not first["ae"].history.test_elbo
+    assert all(len(first[r].history.test_elbo) == 1 for r in runs[:3])
+    assert len(list((tmp_path / "gradients").glob("estimators-d2-s0-*.pt"))) == 1
 
-    assert curves(compare_estimators(**kwargs)) == curves(first)    # read back from the cache
-    assert len(started) == 3                                         # without training again
-    assert curves(compare_estimators(**kwargs, cache=False)) == curves(first)  # reproducible
-    with pytest.raises(ValueError, match="estimators must be names"):
-        compare_estimators(estimators=("reinforce",))
+    def state(result):
+        return {name: [t.clone() for t in run.model.state_dict().values()]
+                for name, run in result.items()}
+
+    again = compare_estimators(runs=runs, **kwargs)          # read back from the cache
+    assert len(started) == 4                                 # without training again
+    for name in runs:
+        assert again[name].history.test_recon == first[name].history.test_recon
+        assert all(torch.equal(a, b) for a, b in zip(state(again)[name], state(first)[name]))
+    fresh = compare_estimators(runs=runs, cache=False, **kwargs)      # reproducible
+    assert fresh["pathwise"].history.test_elbo == first["pathwise"].history.test_elbo
+    with pytest.raises(ValueError, match="runs must be names"):
+        compare_estimators(runs=("reinforce",))
     with pytest.raises(ValueError, match="n_samples >= 2"):
-        compare_estimators(n_samples=1)
+        compare_estimators(runs=("score+loo",), n_samples=1)
+
+
+def test_train_variants_bad_inputs():
+    from vaelib.gradients import train_variants
+
+    with pytest.raises(TypeError, match="non-empty dict"):
+        train_variants({}, latent_dim=2)
+    with pytest.raises(ValueError, match="without"):
+        train_variants({"a": {"epochs": 3}}, latent_dim=2)
+    with pytest.raises(ValueError, match="latent_dim must be >= 1"):
+        train_variants({"a": {}}, latent_dim=0)
 
 
 # --- bad inputs -----------------------------------------------------------------------

@@ -7,7 +7,8 @@ import torch
 from scipy import stats
 from torch.distributions import Normal
 
-from vaelib.reparam import (log_normal_diag, moment_intervals, reparameterize, sample)
+from vaelib.reparam import (log_density_from_noise, log_normal_diag, moment_intervals,
+                            reparameterize, sample)
 
 
 def _gen(seed=0):
@@ -200,22 +201,25 @@ def test_moment_intervals_bad_inputs():
         moment_intervals(np.array([0.0, np.nan, 1.0]))
 
 
-# --- exercise checkers ------------------------------------------------------------------
-def test_exercise_checkers_accept_right_answers_and_explain_wrong_ones(capsys):
-    from vaelib.exercises import check
+# --- role 3: the change of variables ------------------------------------------------------
+def test_log_density_from_noise_matches_torch_distributions():
+    g = _gen(7)
+    mu = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    logvar = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    eps = torch.randn(6, 4, 3, generator=g, dtype=torch.float64)
+    z = reparameterize(mu, logvar, eps)
+    ref = torch.distributions.Independent(Normal(mu, torch.exp(0.5 * logvar)), 1).log_prob(z)
+    torch.testing.assert_close(log_density_from_noise(eps, logvar), ref, rtol=1e-12, atol=1e-12)
+    # and scipy, one point at a time
+    expected = stats.norm(mu[0].numpy(), np.exp(0.5 * logvar[0].numpy())).logpdf(z[0, 0].numpy())
+    assert log_density_from_noise(eps[0, 0], logvar[0]).item() == pytest.approx(
+        expected.sum(), rel=1e-12)
 
-    def score(z, mu, logvar):
-        return (z - mu) * torch.exp(-logvar), 0.5 * ((z - mu) ** 2 * torch.exp(-logvar) - 1)
 
-    def score_wrt_std(z, mu, logvar):
-        std = torch.exp(0.5 * logvar)
-        return (z - mu) / std ** 2, (z - mu) ** 2 / std ** 3 - 1 / std
-
-    assert check("reparam-1", score)
-    assert not check("reparam-1", score_wrt_std)
-    assert "chain rule" in capsys.readouterr().out
-    assert not check("reparam-1", "eps / std")
-    assert check("reparam-2", 0.75) and not check("reparam-2", 1.0)
-    assert check("reparam-3", 168) and not check("reparam-3", 4.0)
-    assert check("reparam-4", stats.norm.pdf(0.5)) and not check("reparam-4", 0.0)
-    assert "Phi(mu / std)" in capsys.readouterr().out
+def test_log_density_from_noise_bad_inputs():
+    with pytest.raises(ValueError, match="broadcast"):
+        log_density_from_noise(torch.zeros(5, 3), torch.zeros(4))
+    with pytest.raises(ValueError, match="NaN"):
+        log_density_from_noise(torch.full((2, 3), float("nan")), torch.zeros(3))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        log_density_from_noise([0.0, 1.0], torch.zeros(2))

@@ -516,6 +516,196 @@ def test_fit_alternating_moves_one_block_at_a_time():
     assert not all(torch.equal(p, q) for p, q in zip(model.encoder.parameters(), enc_mid))
 
 
+# -- held parameters: where variational EM lowers the likelihood ---------------------------
+
+def test_m_step_with_held_blocks_is_stationary_in_the_free_ones():
+    W, b, noise_std = make_params()
+    X = sample_data(W, b, noise_std, n=80)
+    means, cov = vem.e_step(X, W * 0.5, b + 0.3, noise_std)
+    Xt, mt, St = map(torch.tensor, (X, means, cov))
+    for hold in ({"W": W}, {"b": b}, {"W": W, "b": b}):
+        W1, b1, std1 = vem.m_step(X, means, cov, **hold)
+        if "W" in hold:
+            np.testing.assert_array_equal(W1, W)
+        if "b" in hold:
+            np.testing.assert_array_equal(b1, b)
+        Wt = torch.tensor(W1, requires_grad=True)
+        bt = torch.tensor(b1, requires_grad=True)
+        log_psi = torch.tensor(np.log(std1[:1] ** 2), requires_grad=True)
+        resid2 = (Xt - mt @ Wt.T - bt) ** 2 + torch.einsum("dj,jl,dl->d", Wt, St, Wt)
+        psi = log_psi.exp().expand(6)
+        F = -0.5 * (torch.log(2 * math.pi * psi) + resid2 / psi).sum()
+        gW, gb, gpsi = torch.autograd.grad(F, [Wt, bt, log_psi])
+        for name, g in (("W", gW), ("b", gb)):
+            if name not in hold:
+                assert float(g.abs().max()) < 1e-8 * len(X)
+        assert abs(float(gpsi)) < 1e-8 * len(X)
+
+
+def test_em_with_held_loadings_reaches_the_maximum_likelihood_sigma(ppca_data):
+    from scipy.optimize import minimize_scalar
+
+    W, b, _ = make_params(D=6, k=2, seed=0)
+    W[:, 1] += 0.7 * W[:, 0]
+    init = (W, b, 0.2)
+    fit = vem.fit_em(ppca_data, 2, max_iter=400, init=init, fixed=("W", "b"))
+    np.testing.assert_array_equal(fit.W, W)
+    assert np.all(np.diff(fit.log_likelihood) >= -1e-12)
+    best = minimize_scalar(lambda ls: -vem.log_evidence(ppca_data, W, b, np.exp(ls)).mean(),
+                           bounds=(-4, 2), method="bounded", options={"xatol": 1e-12})
+    np.testing.assert_allclose(fit.noise_std[0], np.exp(best.x), rtol=1e-6)
+
+
+def test_variational_em_with_held_coupled_loadings_lowers_the_likelihood(ppca_data):
+    # no rotation freedom left: the mean-field bias moves sigma off the maximum
+    # likelihood, and log p(x) falls on the iterations after sigma passes it
+    W, b, _ = make_params(D=6, k=2, seed=0)
+    W[:, 1] += 0.7 * W[:, 0]
+    init = (W, b, 0.2)
+    em = vem.fit_em(ppca_data, 2, max_iter=400, init=init, fixed=("W", "b"))
+    v = vem.fit_variational_em(ppca_data, 2, max_iter=400, n_sweeps=50, init=init,
+                               fixed=("W", "b"))
+    assert np.all(np.diff(v.elbo) >= -1e-12)
+    assert np.sum(np.diff(v.log_likelihood) < -1e-12) >= 5
+    assert v.log_likelihood[-1] < em.log_likelihood[-1] - 1e-4
+    assert v.noise_std[0] > em.noise_std[0]
+
+
+def test_variational_em_on_the_two_line_model_stops_at_the_exercise_fixed_point():
+    from vaelib.exercises.vem import two_line_vem_sigma2
+
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(2000, 2)).sum(1) + 1.0 * rng.normal(size=2000))[:, None]
+    v = float(np.mean(x ** 2))
+    init = (np.ones((1, 2)), np.zeros(1), 0.5)
+    fit = vem.fit_variational_em(x, 2, max_iter=3000, n_sweeps=30, init=init,
+                                 fixed=("W", "b"))
+    np.testing.assert_allclose(fit.noise_std[0] ** 2, two_line_vem_sigma2(v), rtol=1e-6)
+    em = vem.fit_em(x, 2, max_iter=3000, init=init, fixed=("W", "b"))
+    np.testing.assert_allclose(em.noise_std[0] ** 2, v - 2, rtol=1e-6)
+    with pytest.raises(ValueError, match="smaller than the number of features"):
+        vem.fit_em(x, 2, max_iter=3, init=init)            # free W: sigma would collapse
+
+
+def test_free_rotation_makes_the_mean_field_bias_free_also_for_factor_analysis(ppca_data):
+    init = vem.init_params(ppca_data, 2, random_state=0)
+    em = vem.fit_em(ppca_data, 2, max_iter=3000, init=init, noise="diagonal")
+    v = vem.fit_variational_em(ppca_data, 2, max_iter=3000, init=init, noise="diagonal")
+    np.testing.assert_allclose(v.log_likelihood[-1], em.log_likelihood[-1], atol=1e-7)
+    np.testing.assert_allclose(v.elbo[-1], v.log_likelihood[-1], atol=1e-7)
+
+
+def test_cached_fits_equal_fresh_ones(ppca_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEBOOK_CACHE", str(tmp_path))
+    init = vem.init_params(ppca_data, 2, random_state=0)
+    fresh_em = vem.fit_em(ppca_data, 2, max_iter=20, init=init)
+    for fit in (vem.fit_em, vem.fit_variational_em):
+        fresh = fit(ppca_data, 2, max_iter=20, init=init)
+        first = fit(ppca_data, 2, max_iter=20, init=init, cache=True)
+        again = fit(ppca_data, 2, max_iter=20, init=init, cache=True)
+        for a in (first, again):
+            np.testing.assert_array_equal(a.elbo, fresh.elbo)
+            np.testing.assert_array_equal(a.W, fresh.W)
+            assert a.method == fresh.method
+    assert len(list((tmp_path / "vem").glob("*.pt"))) == 2
+    # the third call is read back, not recomputed (a stored numpy array would not load)
+    monkeypatch.setattr(vem.linear_em, "_m_step", None)
+    again = vem.fit_em(ppca_data, 2, max_iter=20, init=init, cache=True)
+    np.testing.assert_array_equal(again.log_likelihood, fresh_em.log_likelihood)
+    with pytest.raises(TypeError, match="int random_state"):
+        vem.fit_em(ppca_data, 2, max_iter=2, random_state=np.random.default_rng(0), cache=True)
+
+
+def test_joint_gradient_callback_sees_every_iterate(ppca_data):
+    seen = []
+    fit = vem.fit_joint_gradient(ppca_data, 2, lr=1e-3, max_iter=5,
+                                 callback=lambda t, p: seen.append((t, p)))
+    assert [t for t, _ in seen] == list(range(6))
+    for t, params in seen:
+        value, _ = vem.linear_vae_elbo(ppca_data, params)
+        assert value == pytest.approx(fit.elbo[t], rel=1e-12)
+    with pytest.raises(TypeError, match="callback"):
+        vem.fit_joint_gradient(ppca_data, 2, lr=1e-3, max_iter=2, callback=3)
+
+
+def test_collapses_happen_where_the_step_exceeds_two_over_the_curvature(ppca_data, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setenv("VAEBOOK_CACHE", str(tmp_path))
+    init = vem.init_params(ppca_data, 2, random_state=0)
+    lr = 0.05
+    res = vem.find_collapses(ppca_data, 2, lr=lr, max_iter=200, init=init)
+    assert len(res.steps) >= 1
+    # the recorded curve is the fit's, and each collapse step lowers the ELBO by > 1 nat
+    fit = vem.fit_joint_gradient(ppca_data, 2, lr=lr, max_iter=200, init=init)
+    np.testing.assert_array_equal(res.elbo, fit.elbo)
+    assert np.all(np.diff(res.elbo)[res.steps] < -1.0)
+    # just before every collapse, gradient ascent is locally unstable there
+    assert np.all(lr * res.curvature > 2)
+    monkeypatch.setattr(vem.linear_vae, "linear_vae_hessian", None)   # must come from disk
+    again = vem.find_collapses(ppca_data, 2, lr=lr, max_iter=200, init=init)
+    np.testing.assert_array_equal(again.curvature, res.curvature)
+    np.testing.assert_array_equal(again.steps, res.steps)
+    with pytest.raises(ValueError, match="drop"):
+        vem.find_collapses(ppca_data, 2, lr=lr, drop=-1.0)
+    with pytest.raises(TypeError, match="int seed"):
+        vem.find_collapses(ppca_data, 2, lr=lr, random_state=np.random.default_rng(0))
+
+
+def test_a_decaying_step_removes_the_noise_floor_of_the_e_step():
+    # constant step with L = 1 stalls short of the best diagonal q (known in closed
+    # form); the same number of steps with a geometric decay gets an order closer
+    rng = np.random.default_rng(0)
+    lg = LinearGaussianModel(rng.normal(size=(6, 2)), rng.normal(size=6), 0.6)
+    X, _ = lg.sample(10, random_state=2)
+    vae = LinearGaussianVAE(lg, mean_offset=np.ones(2), std_scale=3.0)
+    x = torch.tensor(X)
+    best = lg.elbo(X, *lg.best_diagonal_q(X))
+
+    def shortfall(**kwargs):
+        mu, logvar = vem.optimize_posterior(vae, x, steps=400, n_samples=4, seed=0, **kwargs)
+        return float(np.mean(best - lg.elbo(X, mu.numpy(), np.exp(0.5 * logvar.numpy()))))
+
+    constant, decayed = shortfall(lr=5e-2), shortfall(lr=5e-2, lr_final=1e-4)
+    assert constant > 5 * decayed and decayed < 5e-3
+    with pytest.raises(ValueError, match="must not exceed lr"):
+        vem.optimize_posterior(vae, x, steps=2, lr=1e-3, lr_final=1e-2)
+
+
+def test_cached_inference_gaps_equal_fresh_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEBOOK_CACHE", str(tmp_path))
+    model, x = small_vae(), binary_x(n=6)
+    kwargs = dict(steps=20, lr=5e-2, n_samples=2, k=50, n_eval_samples=50)
+    fresh = vem.inference_gaps(model, x, **kwargs)
+    for _ in range(2):
+        cached = vem.inference_gaps(model, x, cache=True, **kwargs)
+        for a, b in zip(cached, fresh):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # other weights, another entry
+    with torch.no_grad():
+        next(model.parameters()).add_(0.1)
+    vem.inference_gaps(model, x, cache=True, **kwargs)
+    assert len(list((tmp_path / "vem").glob("gaps-*.pt"))) == 2
+
+
+def test_compare_schedules_joint_run_is_the_pretrained_model(tmp_path, monkeypatch):
+    import vaelib.vem.schedule as schedule
+    from vaelib.train import pretrained
+
+    monkeypatch.setenv("VAEBOOK_CACHE", str(tmp_path))
+    small = {"hidden_dims": (16,), "epochs": 2, "batch_size": 128, "lr": 3e-3}
+    monkeypatch.setitem(schedule.DEFAULTS, "digits", small)
+    runs = vem.compare_schedules(3, seed=1)
+    assert set(runs) == set(vem.SCHEDULES)
+    reference, _ = pretrained("digits", latent_dim=3, seed=1, binarize=True, progress=False,
+                              **small)
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(runs["joint"].model.state_dict()[name], tensor), name
+    assert not torch.equal(runs["alternate every step"].model.decoder[0].weight,
+                           reference.decoder[0].weight)
+    with pytest.raises(ValueError, match="schedules must be names"):
+        vem.compare_schedules(3, schedules=("sometimes",))
+
+
 # -- bad inputs -----------------------------------------------------------------------------
 
 def test_bad_inputs_linear_testbed(ppca_data):

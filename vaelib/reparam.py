@@ -18,7 +18,8 @@ import torch
 from . import _gaussian
 from ._validation import check_generator, check_int, check_mu_logvar, check_tensor
 
-__all__ = ["sample", "reparameterize", "log_normal_diag", "Moments", "moment_intervals"]
+__all__ = ["sample", "reparameterize", "log_normal_diag", "log_density_from_noise", "Moments",
+           "moment_intervals"]
 
 
 def sample(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
@@ -101,6 +102,48 @@ def log_normal_diag(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> 
         raise ValueError(f"z, mu and logvar must end in the same latent_dim; got "
                          f"{tuple(z.shape)}, {tuple(mu.shape)}, {tuple(logvar.shape)}.")
     return _gaussian.log_normal_diag(z, mu, logvar)
+
+
+def log_density_from_noise(eps: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log q(z) for z = mu + std * eps, from the noise: the change-of-variables formula.
+
+    The map eps -> z = mu + std * eps has the diagonal Jacobian diag(std), so it
+    stretches volumes by prod_j std_j and divides the density by the same factor:
+
+        log q(z) = log N(eps; 0, I) - sum_j log std_j
+                 = -1/2 sum_j [log(2 pi) + eps_j**2] - 1/2 sum_j logvar_j.
+
+    The same number as :func:`log_normal_diag` at z, without forming z.
+
+    Parameters
+    ----------
+    eps : torch.Tensor, shape (..., latent_dim)
+        The standardised draws (z - mu) / std.
+    logvar : torch.Tensor, shape broadcastable to ``eps``
+        Log-variances of q.
+
+    Returns
+    -------
+    torch.Tensor, shape (...)
+        The broadcast shape without the latent axis.
+    """
+    eps, logvar = _check_eps_logvar(eps, logvar)
+    return _gaussian.log_std_normal(eps) - 0.5 * logvar.sum(-1)
+
+
+def _check_eps_logvar(eps, logvar):
+    """Standardised noise eps (..., latent_dim) and log-variances broadcastable to it."""
+    eps = check_tensor(eps, "eps")
+    logvar = check_tensor(logvar, "logvar", dtype=eps.dtype)
+    try:
+        shape = torch.broadcast_shapes(eps.shape, logvar.shape)
+    except RuntimeError:
+        shape = None
+    if eps.dim() < 1 or shape != eps.shape:
+        raise ValueError(f"logvar of shape {tuple(logvar.shape)} must broadcast to eps's shape "
+                         f"{tuple(eps.shape)} (..., latent_dim); add leading axes, e.g. "
+                         "logvar[None].")
+    return eps, logvar
 
 
 class Moments(NamedTuple):

@@ -43,19 +43,26 @@ def _kl_gaussians(mean_q, cov_q, mean_p, cov_p) -> float:
                   + np.linalg.slogdet(cov_p)[1] - np.linalg.slogdet(cov_q)[1])
 
 
+def _number_from(func, *args):
+    try:
+        value = func(*args)
+    except Exception as exc:  # the reader's code: report, do not crash
+        return None, f"Your function raised {type(exc).__name__}: {exc}"
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if not _is_number(value):
+        return None, f"Your function must return one finite number, got {value!r}."
+    return float(value), None
+
+
 @checker("vem-1")
 def _check_mean_field_gap(answer):
     if not callable(answer):
         return False, "Give a function mean_field_gap(P) that returns one number."
     for P in _test_precisions():
-        try:
-            got = answer(P.copy())
-        except Exception as exc:  # the reader's code: report, do not crash
-            return False, f"Your function raised {type(exc).__name__}: {exc}"
-        if isinstance(got, np.ndarray) and got.size == 1:
-            got = got.item()
-        if not _is_number(got):
-            return False, f"mean_field_gap(P) must return one finite number, got {got!r}."
+        got, error = _number_from(answer, P.copy())
+        if error:
+            return False, error
         cov = np.linalg.inv(P)
         expected = _kl_gaussians(np.zeros(len(P)), np.diag(1.0 / np.diag(P)),
                                  np.zeros(len(P)), cov)
@@ -95,10 +102,10 @@ def _check_critical_lr(answer):
         return False, "Give one number: the largest stable learning rate."
     answer, expected = float(answer), ex2_answer()
     if math.isclose(answer, expected, rel_tol=2e-3):
-        return True, (f"Right: lr* = 2 / λ_max = {expected:.4g}. Below it the joint gradient "
+        return True, (f"Right: lr* = 2 / κ_max = {expected:.4g}. Below it the joint gradient "
                       "path converges (zig-zagging above lr*/2); above it, it cannot.")
     if math.isclose(answer, expected / 2, rel_tol=2e-3):
-        return False, ("That is 1 / λ_max, the step that removes the steepest direction in "
+        return False, ("That is 1 / κ_max, the step that removes the steepest direction in "
                        "one move; the iteration still converges up to twice that.")
     v, sigma2 = EX2_DATA_VAR, EX2_NOISE_STD ** 2
     w, a = math.sqrt(v - sigma2), math.sqrt(v - sigma2) / v
@@ -112,54 +119,88 @@ def _check_critical_lr(answer):
         return False, ("That ignores the off-diagonal term ∂²F/∂w∂a; take the largest "
                        "eigenvalue of the full 2 × 2 matrix −H.")
     return False, (f"Not quite ({answer:.4g}). Evaluate the 2 × 2 Hessian of F at "
-                   "(w*, a*), take λ_max of −H, and use lr < 2 / λ_max.")
+                   "(w*, a*), take its largest eigenvalue κ_max, and use lr < 2 / κ_max.")
 
 
-def _amortization_gap_reference(model, X, delta) -> np.ndarray:
-    """ELBO(best diagonal q) - ELBO(its mean shifted by delta), from the closed forms."""
-    q_mean, q_std = model.best_diagonal_q(X)
-    return model.elbo(X, q_mean, q_std) - model.elbo(X, q_mean + delta, q_std)
+def em_rate_reference(lam: float, sigma: float) -> float:
+    """Linear rate of EM for one PPCA column at its fixed point, sigma held fixed.
+
+    The M-step along an eigenvector of the sample covariance (eigenvalue lam, the
+    chapter's nu) maps the column's length w to g(w) = lam w M / (sigma**2 M + lam w**2),
+    M = w**2 + sigma**2; at w**2 = lam - sigma**2, g'(w) = 1 - 2 sigma**2 (lam - sigma**2)
+    / lam**2.
+    """
+    s2 = sigma ** 2
+    return 1.0 - 2.0 * s2 * (lam - s2) / lam ** 2
 
 
 @checker("vem-3")
-def _check_amortization_gap(answer):
-    from ..linear_gaussian import LinearGaussianModel
-
+def _check_em_rate(answer):
     if not callable(answer):
-        return False, "Give a function amortization_gap(model, delta) that returns a number."
-    rng = np.random.default_rng(11)
-    for trial in range(4):
-        D, k = (5, 2) if trial < 2 else (6, 3)
-        W = rng.normal(size=(D, k))
-        W[:, 1] += (trial % 2) * W[:, 0]                 # coupled columns half the time
-        model = LinearGaussianModel(W, rng.normal(size=D), 0.3 + 0.4 * trial)
-        delta = rng.normal(size=k) * 0.5
-        X, _ = model.sample(4, random_state=trial)
-        expected = _amortization_gap_reference(model, X, delta)
-        try:
-            got = answer(model, delta.copy())
-        except Exception as exc:  # the reader's code: report, do not crash
-            return False, f"Your function raised {type(exc).__name__}: {exc}"
-        got_arr = np.asarray(got, dtype=float)
-        if got_arr.size != 1 or not np.isfinite(got_arr).all():
-            return False, ("Return one number: the gap is the same for every x (the shift "
-                           "does not depend on x).")
-        got = float(got_arr)
-        if math.isclose(got, expected[0], rel_tol=1e-6, abs_tol=1e-9):
+        return False, "Give a function em_rate(nu, sigma) that returns one number."
+    for lam, sigma in [(20.0, 0.5), (1.5, 0.5), (21.0, 1.0), (4.0, 1.0), (9.0, 0.2)]:
+        got, error = _number_from(answer, lam, sigma)
+        if error:
+            return False, error
+        expected = em_rate_reference(lam, sigma)
+        if math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-12):
             continue
-        noise_var = model.noise_std ** 2
-        M = model.W.T @ model.W + noise_var * np.eye(k)
-        diag_only = 0.5 * float(np.sum(np.diag(M) / noise_var * delta ** 2))
-        if math.isclose(got, diag_only, rel_tol=1e-6):
-            return False, ("Close: you kept only the diagonal of the precision. The ELBO is "
-                           "quadratic in the mean with the full precision P = M/σ², "
-                           "so the loss is ½ δᵀ P δ.")
-        if math.isclose(got, 0.5 * float(delta @ M @ delta), rel_tol=1e-6):
-            return False, "Divide M = WᵀW + σ²I by σ²: the posterior precision is M/σ²."
-        if math.isclose(got, 2 * expected[0], rel_tol=1e-6):
-            return False, "Off by a factor of 2: a quadratic form's loss is ½ δᵀ P δ."
-        return False, (f"For one test model the gap is {expected[0]:.4g}, you gave {got:.4g}. "
-                       "Expand E_q[log p(x, z)] around the best mean.")
-    return True, ("Right: the gap is ½ δᵀ P δ with P = (WᵀW + σ²I)/σ², the posterior "
-                  "precision, whatever x is. The sharper the posterior (small σ), the more "
-                  "an encoder's small error in the mean costs.")
+        if math.isclose(got, expected ** 2, rel_tol=1e-9):
+            return False, ("That is the rate of the log-likelihood gap, which shrinks like the "
+                           "square of the parameter error; the question asks for g'(w*).")
+        if math.isclose(got, 1 - sigma ** 2 / lam, rel_tol=1e-9) or \
+                math.isclose(got, 1 - 2 * sigma ** 2 / lam, rel_tol=1e-9):
+            return False, ("Close: that is the leading term for sigma**2 << nu. Differentiate "
+                           "g(w) exactly and evaluate it at w**2 = nu - sigma**2.")
+        if math.isclose(got, 2 * sigma ** 2 * (lam - sigma ** 2) / lam ** 2, rel_tol=1e-9):
+            return False, ("That is 1 - g'(w*), the fraction of the error removed per "
+                           "iteration; the rate is what remains.")
+        return False, (f"For nu = {lam}, sigma = {sigma} the rate is {expected:.6g}, you gave "
+                       f"{got:.6g}. Write the M-step for one column, w' = g(w), and "
+                       "differentiate at the fixed point.")
+    return True, ("Right: g'(w*) = 1 - 2 sigma^2 (nu - sigma^2) / nu^2, the fraction of "
+                  "missing information along that axis. It tends to 1 as sigma^2 / nu -> 0: "
+                  "sharp posteriors, slow EM.")
+
+
+def two_line_vem_sigma2(v: float) -> float:
+    """Fixed point of variational EM for x = z1 + z2 + noise, W = (1, 1) held, sigma learned.
+
+    Solves 1 = v t / (2 + t)**2 + 2 / (1 + t) for t = sigma**2 by bisection (the left
+    side minus 1 is positive at t -> 0 and negative for large t, with one crossing).
+    """
+    def excess(t):
+        return v * t / (2 + t) ** 2 + 2 / (1 + t) - 1
+
+    lo, hi = 1e-12, 1.0
+    while excess(hi) > 0:
+        hi *= 2
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+@checker("vem-4")
+def _check_two_line_vem(answer):
+    if not callable(answer):
+        return False, ("Give a function vem_sigma2(v) returning the sigma**2 at which "
+                       "variational EM stops, for data with mean square v = mean(x**2).")
+    for v in (2.5, 3.0, 5.0, 12.0):
+        got, error = _number_from(answer, v)
+        if error:
+            return False, error
+        expected = two_line_vem_sigma2(v)
+        if math.isclose(got, expected, rel_tol=1e-6):
+            continue
+        if math.isclose(got, v - 2, rel_tol=1e-6):
+            return False, ("v - 2 is the maximum-likelihood sigma**2, where exact EM stops. "
+                           "Variational EM's M-step sees the mean-field variances "
+                           "s_j**2 = 1 / P_jj instead of the posterior's.")
+        return False, (f"For v = {v} variational EM stops at sigma**2 = {expected:.5g}, you "
+                       f"gave {got:.5g}. Write the M-step sigma**2 = E_q[(x - z1 - z2)**2] "
+                       "with the mean-field q and look for its fixed point.")
+    return True, ("Right: the fixed point solves 1 = v sigma^2 / (2 + sigma^2)^2 + "
+                  "2 / (1 + sigma^2). The mean-field q ignores the negative posterior "
+                  "correlation of z1 and z2, overstates the uncertainty of z1 + z2, and the "
+                  "M-step answers with a larger sigma than the maximum likelihood v - 2.")

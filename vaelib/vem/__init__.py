@@ -17,7 +17,8 @@ One module a topic:
 ``linear_vae``
     The same model trained as a linear VAE (affine encoder, linear decoder) by plain
     joint gradient ascent, with hand-written gradients and Hessian:
-    :func:`fit_joint_gradient`.
+    :func:`fit_joint_gradient`, and the curvature just before each of its collapses
+    (:func:`find_collapses`).
 ``amortized``
     A VAE on real digits (torch): the variational E-step per input with the decoder
     fixed (:func:`optimize_posterior`), log p(x) by importance sampling from a given q
@@ -26,7 +27,8 @@ One module a topic:
     Duvenaud, 2018).
 ``schedule``
     Training a VAE by alternating encoder-only and decoder-only phases
-    (:func:`fit_alternating`, a schedule of :func:`vaelib.train.fit`).
+    (:func:`fit_alternating`, a schedule of :func:`vaelib.train.fit`), raced against
+    joint steps from the same start (:func:`compare_schedules`).
 
 Every name is available as ``vaelib.vem.NAME``.
 """
@@ -36,14 +38,15 @@ from .amortized import (InferenceGaps, elbo_given_q, inference_gaps, iwae_bound_
                         optimize_posterior, posterior_path)
 from .linear_em import (FitResult, e_step, fit_em, fit_variational_em, gaussian_elbo,
                         init_params, log_evidence, m_step, mean_field_e_step)
-from .linear_vae import (LinearVAEParams, fit_joint_gradient, linear_vae_elbo,
-                         linear_vae_hessian, linear_vae_params)
-from .schedule import fit_alternating
+from .linear_vae import (Collapses, LinearVAEParams, find_collapses, fit_joint_gradient,
+                         linear_vae_elbo, linear_vae_hessian, linear_vae_params)
+from .schedule import SCHEDULES, compare_schedules, fit_alternating
 
 __all__ = [
     "FitResult", "init_params", "log_evidence", "e_step", "mean_field_e_step", "m_step",
     "gaussian_elbo", "fit_em", "fit_variational_em", "LinearVAEParams", "linear_vae_params",
-    "linear_vae_elbo", "linear_vae_hessian", "fit_joint_gradient",
-    "elbo_given_q", "optimize_posterior", "posterior_path", "iwae_bound_given_q",
-    "InferenceGaps", "inference_gaps", "fit_alternating",
+    "linear_vae_elbo", "linear_vae_hessian", "fit_joint_gradient", "Collapses",
+    "find_collapses", "elbo_given_q", "optimize_posterior", "posterior_path",
+    "iwae_bound_given_q", "InferenceGaps", "inference_gaps", "fit_alternating", "SCHEDULES",
+    "compare_schedules",
 ]

@@ -69,22 +69,39 @@ def elbo_given_q(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
     return _elbo_given_q(model, x, mu, logvar, n_samples, check_generator(generator))
 
 
-def _check_optim_args(model, x, steps, lr, n_samples, seed):
+def _check_optim_args(model, x, steps, lr, n_samples, seed, lr_final=None):
     check_model(model)
     x = check_model_input(x, model)
     steps = check_int(steps, "steps", minimum=0)
     lr = check_learning_rate(lr, example="1e-2")
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
-    return x, steps, lr, n_samples, seed
+    if lr_final is not None:
+        lr_final = check_learning_rate(lr_final, "lr_final", example="1e-4")
+        if lr_final > lr:
+            raise ValueError(f"lr_final ({lr_final:g}) must not exceed lr ({lr:g}): the step "
+                             "decays from lr to lr_final.")
+    return x, steps, lr, n_samples, seed, lr_final
 
 
-def _optimize_posterior(model, x, steps, lr, n_samples, seed, record_at=()):
+def _step_sizes(lr, lr_final, steps):
+    """lr_t for t = 0, ..., steps - 1: constant, or lr for the first half of the steps
+    (to travel) and then geometric from lr down to lr_final (to settle)."""
+    if lr_final is None or steps < 4:
+        return [lr] * steps
+    half = steps // 2
+    ratio = (lr_final / lr) ** (1.0 / (steps - half - 1))
+    return [lr] * half + [lr * ratio ** t for t in range(steps - half)]
+
+
+def _optimize_posterior(model, x, steps, lr, n_samples, seed, record_at=(), lr_final=None):
     """Adam on (mu, logvar) per row of x with the decoder fixed; snapshots at record_at.
 
-    Runs in eval mode and under a fixed number of torch threads (:func:`num_threads`),
-    so the result does not depend on the machine's core count; the model's mode is
-    restored afterwards. Warns if the iterates leave the finite numbers.
+    The step size is ``lr`` throughout, or ``lr`` for the first half of the steps and
+    then decays geometrically to ``lr_final``. Runs in eval mode and under a fixed number of torch threads
+    (:func:`num_threads`), so the result does not depend on the machine's core count;
+    the model's mode is restored afterwards. Warns if the iterates leave the finite
+    numbers.
     """
     was_training = model.training
     model.eval()
@@ -97,11 +114,14 @@ def _optimize_posterior(model, x, steps, lr, n_samples, seed, record_at=()):
             optimizer = torch.optim.Adam([mu, logvar], lr=lr)
             generator = torch.Generator(device=x.device).manual_seed(seed)
             snapshots = {}
+            sizes = _step_sizes(lr, lr_final, steps)
             for step in range(steps + 1):
                 if step in record_at:
                     snapshots[step] = (mu.detach().clone(), logvar.detach().clone())
                 if step == steps:
                     break
+                for group in optimizer.param_groups:
+                    group["lr"] = sizes[step]
                 # Sum over the batch: each row's gradient is its own ELBO's, as if alone.
                 loss = -_elbo_given_q(model, x, mu, logvar, n_samples, generator).sum()
                 # autograd.grad, not backward(): the decoder's .grad stays untouched
@@ -117,7 +137,8 @@ def _optimize_posterior(model, x, steps, lr, n_samples, seed, record_at=()):
 
 
 def optimize_posterior(model, x: torch.Tensor, *, steps: int = 200, lr: float = 1e-2,
-                       n_samples: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                       n_samples: int = 1, seed: int = 0, lr_final: float | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """Variational E-step for each input: maximise its ELBO over q with the decoder fixed.
 
     Starting from the encoder's (mu, logvar), run ``steps`` Adam steps on
@@ -131,6 +152,12 @@ def optimize_posterior(model, x: torch.Tensor, *, steps: int = 200, lr: float = 
     ``.grad`` and its train/eval mode are left as they were. A ``RuntimeWarning`` says
     so if the iterates diverge (a learning rate too large).
 
+    With a constant step, noisy gradients leave the iterates wandering at a distance
+    from the optimum that shrinks with lr / L (a noise floor): the ELBO found is then a
+    little below the best. With ``lr_final``, the step stays ``lr`` for the first half of
+    the run and then decays geometrically to ``lr_final`` (the Robbins-Monro remedy), which
+    lets the iterates settle.
+
     Parameters
     ----------
     model : vaelib.models.VAE
@@ -143,27 +170,34 @@ def optimize_posterior(model, x: torch.Tensor, *, steps: int = 200, lr: float = 
         L >= 1 Monte Carlo samples per step.
     seed : int
         Seed of the Monte Carlo noise.
+    lr_final : float, optional
+        Step size at the last step (<= lr), reached by a geometric decay over the second
+        half of the steps; None keeps the step constant.
 
     Returns
     -------
     mu, logvar : torch.Tensor, shape (batch, latent_dim)
         Detached.
     """
-    x, steps, lr, n_samples, seed = _check_optim_args(model, x, steps, lr, n_samples, seed)
-    mu, logvar, _ = _optimize_posterior(model, x, steps, lr, n_samples, seed)
+    x, steps, lr, n_samples, seed, lr_final = _check_optim_args(model, x, steps, lr,
+                                                                n_samples, seed, lr_final)
+    mu, logvar, _ = _optimize_posterior(model, x, steps, lr, n_samples, seed,
+                                        lr_final=lr_final)
     return mu, logvar
 
 
 def posterior_path(model, x: torch.Tensor, record_at, *, lr: float = 1e-2,
-                   n_samples: int = 1, seed: int = 0) -> dict:
+                   n_samples: int = 1, seed: int = 0, lr_final: float | None = None) -> dict:
     """(mu, logvar) of :func:`optimize_posterior` after each number of steps in ``record_at``.
 
-    One run of ``max(record_at)`` steps; ``path[t]`` equals
-    ``optimize_posterior(model, x, steps=t, lr=lr, n_samples=n_samples, seed=seed)``.
+    One run of ``max(record_at)`` steps; with a constant step, ``path[t]`` equals
+    ``optimize_posterior(model, x, steps=t, lr=lr, n_samples=n_samples, seed=seed)``
+    (with ``lr_final``, the decay is spread over the whole run of ``max(record_at)``
+    steps).
 
     Parameters
     ----------
-    model, x, lr, n_samples, seed
+    model, x, lr, n_samples, seed, lr_final
         As in :func:`optimize_posterior`.
     record_at : sequence of int
         Step counts (>= 0) at which to take a snapshot.
@@ -178,9 +212,10 @@ def posterior_path(model, x: torch.Tensor, record_at, *, lr: float = 1e-2,
     record_at = sorted({check_int(t, "each entry of record_at", minimum=0) for t in record_at})
     if not record_at:
         raise ValueError("record_at is empty; give at least one step count.")
-    x, steps, lr, n_samples, seed = _check_optim_args(model, x, record_at[-1], lr, n_samples,
-                                                      seed)
-    return _optimize_posterior(model, x, steps, lr, n_samples, seed, set(record_at))[2]
+    x, steps, lr, n_samples, seed, lr_final = _check_optim_args(
+        model, x, record_at[-1], lr, n_samples, seed, lr_final)
+    return _optimize_posterior(model, x, steps, lr, n_samples, seed, set(record_at),
+                               lr_final)[2]
 
 
 def iwae_bound_given_q(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
@@ -218,14 +253,18 @@ def iwae_bound_given_q(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.T
 
 
 class InferenceGaps(NamedTuple):
-    """Per-input numbers of :func:`inference_gaps`, each a tensor of shape (batch,).
+    """Per-input numbers of :func:`inference_gaps`.
 
-    ``log_px >= elbo_optimized >= elbo_amortized`` (up to Monte Carlo error).
+    ``elbo_amortized``, ``elbo_optimized`` and ``log_px`` have shape (batch,), with
+    ``log_px >= elbo_optimized >= elbo_amortized`` (up to Monte Carlo error); ``mu`` and
+    ``logvar`` (batch, latent_dim) are the optimised q* itself.
     """
 
     elbo_amortized: torch.Tensor
     elbo_optimized: torch.Tensor
     log_px: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
 
     @property
     def approximation_gap(self) -> torch.Tensor:
@@ -240,7 +279,8 @@ class InferenceGaps(NamedTuple):
 
 def inference_gaps(model, x: torch.Tensor, *, steps: int = 200, lr: float = 1e-2,
                    n_samples: int = 1, k: int = 1000, n_eval_samples: int = 100,
-                   seed: int = 0) -> InferenceGaps:
+                   seed: int = 0, lr_final: float | None = None,
+                   cache: bool = False) -> InferenceGaps:
     """Split log p(x) - ELBO(q_phi) into the approximation and amortization gaps.
 
     For each input (Cremer, Li & Duvenaud, 2018):
@@ -261,22 +301,44 @@ def inference_gaps(model, x: torch.Tensor, *, steps: int = 200, lr: float = 1e-2
     ----------
     model : vaelib.models.VAE
     x : torch.Tensor, shape (batch, input_dim)
-    steps, lr, n_samples
+    steps, lr, n_samples, lr_final
         Passed to :func:`optimize_posterior`.
     k : int
         Importance samples for log p(x) (>= 1).
     n_eval_samples : int
         Monte Carlo samples for each ELBO (>= 1).
     seed : int
+    cache : bool
+        Store the result in the book's cache, keyed by the settings, ``x`` and the
+        model's weights, and load it on later calls.
 
     Returns
     -------
     InferenceGaps
     """
-    x, steps, lr, n_samples, seed = _check_optim_args(model, x, steps, lr, n_samples, seed)
+    x, steps, lr, n_samples, seed, lr_final = _check_optim_args(model, x, steps, lr,
+                                                                n_samples, seed, lr_final)
     k = check_int(k, "k", minimum=1)
     n_eval_samples = check_int(n_eval_samples, "n_eval_samples", minimum=1)
-    mu_star, logvar_star, _ = _optimize_posterior(model, x, steps, lr, n_samples, seed)
+    if cache:
+        from .. import _cache
+
+        config = dict(model=type(model).__name__, steps=steps, lr=lr, n_samples=n_samples,
+                      k=k, n_eval_samples=n_eval_samples, seed=seed, lr_final=lr_final)
+        weights = [t.detach() for t in model.state_dict().values()]
+        stored, _ = _cache.cached(
+            "vem", "gaps", config,
+            lambda: _inference_gaps(model, x, steps, lr, n_samples, k, n_eval_samples, seed,
+                                    lr_final)._asdict(),
+            code=("vem.amortized", "models"), data=(x, *weights))
+        return InferenceGaps(**stored)
+    return _inference_gaps(model, x, steps, lr, n_samples, k, n_eval_samples, seed, lr_final)
+
+
+def _inference_gaps(model, x, steps, lr, n_samples, k, n_eval_samples, seed, lr_final):
+    """Unchecked kernel of :func:`inference_gaps`."""
+    mu_star, logvar_star, _ = _optimize_posterior(model, x, steps, lr, n_samples, seed,
+                                                  lr_final=lr_final)
     with torch.no_grad(), num_threads():
         mu_phi, logvar_phi = model._encode(x)
         values = []
@@ -285,4 +347,4 @@ def inference_gaps(model, x: torch.Tensor, *, steps: int = 200, lr: float = 1e-2
             values.append(_elbo_given_q(model, x, mu, logvar, n_eval_samples, generator))
         generator = torch.Generator(device=x.device).manual_seed(seed + 2)
         log_px = _iwae_given_q(model, x, mu_star, logvar_star, k, generator, 256)
-    return InferenceGaps(values[0], values[1], log_px)
+    return InferenceGaps(values[0], values[1], log_px, mu_star, logvar_star)

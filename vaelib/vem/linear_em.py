@@ -82,6 +82,29 @@ class FitResult:
         return LinearGaussianModel(self.W, self.b, float(self.noise_std[0]))
 
 
+def _cached_fit(method: str, X, config: dict, init, fit) -> FitResult:
+    """``fit()`` through the book's cache, keyed by the method, X, the start and config."""
+    import torch
+
+    from .. import _cache
+
+    if isinstance(config.get("random_state"), np.random.Generator):
+        raise TypeError("cache=True needs an int random_state (or an explicit init): a "
+                        "Generator's state cannot be part of the cache key.")
+
+    def compute() -> dict:                 # tensors: the cache loads with weights_only
+        result = fit()
+        arrays = {k: torch.as_tensor(np.asarray(getattr(result, k)))
+                  for k in ("W", "b", "noise_std", "log_likelihood", "elbo")}
+        return {**arrays, "method": result.method, "diverged": bool(result.diverged)}
+
+    start = () if init is None else tuple(np.asarray(a, dtype=float) for a in init)
+    stored, _ = _cache.cached("vem", method, {"method": method, **config}, compute,
+                              code=("vem.linear_em", "vem.linear_vae"), data=(X, *start))
+    arrays = {k: v.numpy() for k, v in stored.items() if k not in ("method", "diverged")}
+    return FitResult(**arrays, method=stored["method"], diverged=bool(stored["diverged"]))
+
+
 # -- input checks ------------------------------------------------------------------------
 
 def _check_X(X) -> np.ndarray:
@@ -278,7 +301,7 @@ def _mean_field_e_step(X, W, b, noise_var, mu, n_sweeps):
     return mu, 1.0 / diag
 
 
-def m_step(X, mu, cov, noise: str = "isotropic"):
+def m_step(X, mu, cov, noise: str = "isotropic", *, W=None, b=None):
     """M-step: the (W, b, Psi) that maximise the ELBO with q(z_i) = N(mu_i, cov) fixed.
 
     With the augmented latent z~ = (z, 1), E[z~_i] = (mu_i, 1) and
@@ -298,6 +321,12 @@ def m_step(X, mu, cov, noise: str = "isotropic"):
         Covariance of q, shared by all examples (``np.diag(variances)`` for mean field).
     noise : {"isotropic", "diagonal"}
         Probabilistic PCA (one sigma) or factor analysis (one psi_d per feature).
+    W : array-like, shape (input_dim, latent_dim), optional
+        Hold the loadings at this value: only b (unless also given) and the noise are
+        maximised, b = mean_i (x_i - W mu_i).
+    b : array-like, shape (input_dim,), optional
+        Hold the offset at this value; W = (sum_i (x_i - b) mu_i^T)
+        (sum_i cov + mu_i mu_i^T)^{-1} unless W is given too.
 
     Returns
     -------
@@ -308,18 +337,33 @@ def m_step(X, mu, cov, noise: str = "isotropic"):
     X = _check_X(X)
     noise = _check_noise(noise)
     mu, cov = _check_q(mu, cov, X.shape[0])
-    W, b, noise_var = _m_step(X, mu, cov, noise)
+    fixed_W = None if W is None else _check_params(W, X.mean(0), 1.0, X.shape[1])[0]
+    if fixed_W is not None and fixed_W.shape[1] != mu.shape[1]:
+        raise ValueError(f"W must have {mu.shape[1]} columns (the latent_dim of mu), got "
+                         f"shape {fixed_W.shape}.")
+    fixed_b = None if b is None else _check_params(np.zeros((X.shape[1], 1)), b, 1.0,
+                                                   X.shape[1])[1]
+    W, b, noise_var = _m_step(X, mu, cov, noise, fixed_W, fixed_b)
     return W, b, np.sqrt(noise_var)
 
 
-def _m_step(X, mu, cov, noise):
+def _m_step(X, mu, cov, noise, fixed_W=None, fixed_b=None):
     n, d = mu.shape
-    Ez = np.hstack([mu, np.ones((n, 1))])                                   # (n, d + 1)
-    Ezz = Ez.T @ Ez
-    Ezz[:d, :d] += n * cov
-    cho = cho_factor(Ezz, lower=True, check_finite=False)
-    Wb = cho_solve(cho, Ez.T @ X, check_finite=False).T                     # (D, d + 1)
-    W, b = Wb[:, :d], Wb[:, d]
+    if fixed_W is not None:
+        W = fixed_W
+        b = (X - mu @ W.T).mean(axis=0) if fixed_b is None else fixed_b
+    elif fixed_b is not None:
+        b = fixed_b
+        Ezz = mu.T @ mu + n * cov
+        W = cho_solve(cho_factor(Ezz, lower=True, check_finite=False),
+                      mu.T @ (X - b), check_finite=False).T
+    else:
+        Ez = np.hstack([mu, np.ones((n, 1))])                               # (n, d + 1)
+        Ezz = Ez.T @ Ez
+        Ezz[:d, :d] += n * cov
+        cho = cho_factor(Ezz, lower=True, check_finite=False)
+        Wb = cho_solve(cho, Ez.T @ X, check_finite=False).T                 # (D, d + 1)
+        W, b = Wb[:, :d], Wb[:, d]
     resid = X - mu @ W.T - b
     noise_var = np.mean(resid ** 2, axis=0) + np.einsum("dj,jl,dl->d", W, cov, W)
     if noise == "isotropic":
@@ -360,9 +404,13 @@ def gaussian_elbo(X, W, b, noise_std, mu, cov) -> np.ndarray:
 
 # -- the two fitting methods ------------------------------------------------------------------
 
-def _start(X, latent_dim, noise, init, random_state):
+def _start(X, latent_dim, noise, init, random_state, fixed=()):
     X = _check_X(X)
-    latent_dim = _check_latent_dim(latent_dim, X.shape[1])
+    if "W" in fixed and init is not None:
+        # held loadings cannot absorb the noise, whatever latent_dim is
+        latent_dim = check_int(latent_dim, "latent_dim", minimum=1)
+    else:
+        latent_dim = _check_latent_dim(latent_dim, X.shape[1])
     noise = _check_noise(noise)
     if init is None:
         init = init_params(X, latent_dim, random_state)
@@ -377,8 +425,19 @@ def _start(X, latent_dim, noise, init, random_state):
     return X, latent_dim, noise, W.copy(), b.copy(), noise_var
 
 
+def _check_fixed(fixed, W, b):
+    """(fixed_W, fixed_b) for :func:`_m_step` from a tuple of names to hold."""
+    if isinstance(fixed, str):
+        fixed = (fixed,)
+    fixed = tuple(fixed)
+    if any(name not in ("W", "b") for name in fixed):
+        raise ValueError(f"fixed must name parameters among ('W', 'b'), got {fixed!r}; the "
+                         "noise is always learned.")
+    return (W.copy() if "W" in fixed else None, b.copy() if "b" in fixed else None)
+
+
 def fit_em(X, latent_dim: int, *, max_iter: int = 100, noise: str = "isotropic",
-           init=None, random_state=0) -> FitResult:
+           init=None, random_state=0, fixed=(), cache: bool = False) -> FitResult:
     """Exact EM for probabilistic PCA (``noise="isotropic"``) or factor analysis.
 
     Each iteration: E-step q_n = p(z | x_n; theta_{t-1}) (:func:`e_step`), then M-step
@@ -398,26 +457,42 @@ def fit_em(X, latent_dim: int, *, max_iter: int = 100, noise: str = "isotropic",
     init : tuple (W, b, noise_std), optional
         Starting parameters; default :func:`init_params` with ``random_state``.
     random_state : int or numpy.random.Generator
+    fixed : tuple of {"W", "b"}
+        Parameters held at their starting values; the M-step maximises over the rest
+        (:func:`m_step` with ``W`` / ``b`` given). The noise is always learned.
+    cache : bool
+        Store the result in the book's cache (keyed by X, the start, the arguments and
+        the code) and load it on later calls.
 
     Returns
     -------
     FitResult
         ``elbo[0]`` is ``log_likelihood[0]`` (the first E-step closes the gap).
     """
-    X, latent_dim, noise, W, b, noise_var = _start(X, latent_dim, noise, init, random_state)
+    if cache:
+        X = _check_X(X)
+        config = dict(latent_dim=latent_dim, max_iter=max_iter, noise=noise,
+                      fixed=sorted(fixed), random_state=random_state if init is None else None)
+        return _cached_fit("em", X, config, init, lambda: fit_em(
+            X, latent_dim, max_iter=max_iter, noise=noise, init=init,
+            random_state=random_state, fixed=fixed))
+    X, latent_dim, noise, W, b, noise_var = _start(X, latent_dim, noise, init, random_state,
+                                                   fixed)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
+    hold = _check_fixed(fixed, W, b)
     ll = [_log_evidence(X, W, b, noise_var).mean()]
     elbo = [ll[0]]
     for _ in range(max_iter):
         mu, cov = _posterior(X, W, b, noise_var)
-        W, b, noise_var = _m_step(X, mu, cov, noise)
+        W, b, noise_var = _m_step(X, mu, cov, noise, *hold)
         ll.append(_log_evidence(X, W, b, noise_var).mean())
         elbo.append(_elbo(X, W, b, noise_var, mu, cov).mean())
     return FitResult(W, b, np.sqrt(noise_var), np.array(ll), np.array(elbo), "em")
 
 
 def fit_variational_em(X, latent_dim: int, *, max_iter: int = 100, n_sweeps: int = 1,
-                       noise: str = "isotropic", init=None, random_state=0) -> FitResult:
+                       noise: str = "isotropic", init=None, random_state=0,
+                       fixed=(), cache: bool = False) -> FitResult:
     """Variational EM with a mean-field Gaussian q per data point.
 
     q starts at the prior (means 0, variances 1). Each iteration: a variational
@@ -438,21 +513,37 @@ def fit_variational_em(X, latent_dim: int, *, max_iter: int = 100, n_sweeps: int
     noise : {"isotropic", "diagonal"}
     init : tuple (W, b, noise_std), optional
     random_state : int or numpy.random.Generator
+    fixed : tuple of {"W", "b"}
+        Parameters held at their starting values, as in :func:`fit_em`. Holding W at
+        coupled columns removes the rotation freedom that lets variational EM make its
+        family exact for free: then it can end below the maximum likelihood.
+    cache : bool
+        As in :func:`fit_em`.
 
     Returns
     -------
     FitResult
         ``elbo[0]`` is F(prior, theta_0).
     """
-    X, latent_dim, noise, W, b, noise_var = _start(X, latent_dim, noise, init, random_state)
+    if cache:
+        X = _check_X(X)
+        config = dict(latent_dim=latent_dim, max_iter=max_iter, n_sweeps=n_sweeps,
+                      noise=noise, fixed=sorted(fixed),
+                      random_state=random_state if init is None else None)
+        return _cached_fit("variational_em", X, config, init, lambda: fit_variational_em(
+            X, latent_dim, max_iter=max_iter, n_sweeps=n_sweeps, noise=noise, init=init,
+            random_state=random_state, fixed=fixed))
+    X, latent_dim, noise, W, b, noise_var = _start(X, latent_dim, noise, init, random_state,
+                                                   fixed)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     n_sweeps = check_int(n_sweeps, "n_sweeps", minimum=1)
+    hold = _check_fixed(fixed, W, b)
     mu, variances = np.zeros((X.shape[0], latent_dim)), np.ones(latent_dim)
     ll = [_log_evidence(X, W, b, noise_var).mean()]
     elbo = [_elbo(X, W, b, noise_var, mu, np.diag(variances)).mean()]
     for _ in range(max_iter):
         mu, variances = _mean_field_e_step(X, W, b, noise_var, mu, n_sweeps)
-        W, b, noise_var = _m_step(X, mu, np.diag(variances), noise)
+        W, b, noise_var = _m_step(X, mu, np.diag(variances), noise, *hold)
         ll.append(_log_evidence(X, W, b, noise_var).mean())
         elbo.append(_elbo(X, W, b, noise_var, mu, np.diag(variances)).mean())
     return FitResult(W, b, np.sqrt(noise_var), np.array(ll), np.array(elbo),

@@ -23,7 +23,7 @@ from ..linear_gaussian import _elbo, _log_evidence
 from .linear_em import FitResult, _start
 
 __all__ = ["LinearVAEParams", "linear_vae_params", "linear_vae_elbo", "linear_vae_hessian",
-           "fit_joint_gradient"]
+           "fit_joint_gradient", "Collapses", "find_collapses"]
 
 
 class LinearVAEParams(NamedTuple):
@@ -215,7 +215,7 @@ def _linear_vae_elbo_and_grad(X, params, eps, isotropic):
 
 def fit_joint_gradient(X, latent_dim: int, *, lr: float, max_iter: int = 200,
                        n_samples: int | None = None, noise: str = "isotropic", init=None,
-                       random_state=0) -> FitResult:
+                       random_state=0, callback=None) -> FitResult:
     """Joint gradient ascent on the ELBO of a linear VAE, all parameters at once.
 
     Encoder q(z | x) = N(V x + c, diag(exp(logvar))) (affine, like the exact
@@ -246,6 +246,10 @@ def fit_joint_gradient(X, latent_dim: int, *, lr: float, max_iter: int = 200,
     init : tuple (W, b, noise_std), optional
     random_state : int or numpy.random.Generator
         Seeds the default ``init`` and the Monte Carlo noise.
+    callback : callable, optional
+        Called as ``callback(t, params)`` with the :class:`LinearVAEParams` after step
+        t = 0 (the start), 1, 2, ...: record the iterates, e.g. to read the Hessian
+        (:func:`linear_vae_hessian`) just before a collapse.
 
     Returns
     -------
@@ -260,6 +264,8 @@ def fit_joint_gradient(X, latent_dim: int, *, lr: float, max_iter: int = 200,
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     if n_samples is not None:
         n_samples = check_int(n_samples, "n_samples", minimum=1)
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be a function callback(t, params) or None.")
     isotropic = noise == "isotropic"
     n, D = X.shape
     log_noise_var = np.log(noise_var[:1] if isotropic else noise_var)
@@ -273,8 +279,10 @@ def fit_joint_gradient(X, latent_dim: int, *, lr: float, max_iter: int = 200,
                 _elbo(X, p.W, p.b, noise_var, mu, cov).mean())
 
     ll, elbo = map(list, zip(record(params)))
+    if callback is not None:
+        callback(0, params)
     diverged = False
-    for _ in range(max_iter):
+    for t in range(1, max_iter + 1):
         eps = None if n_samples is None else rng.standard_normal((n_samples, n, latent_dim))
         with np.errstate(all="ignore"):
             _, grads = _linear_vae_elbo_and_grad(X, params, eps, isotropic)
@@ -290,9 +298,105 @@ def fit_joint_gradient(X, latent_dim: int, *, lr: float, max_iter: int = 200,
         params = candidate
         ll.append(values[0])
         elbo.append(values[1])
+        if callback is not None:
+            callback(t, params)
     if diverged:
         warnings.warn(f"joint gradient ascent with lr={lr:.4g} diverged after {len(ll) - 1} "
                       "steps; lower the learning rate.", RuntimeWarning, stacklevel=2)
     noise_std = np.broadcast_to(np.exp(0.5 * params.log_noise_var), (D,)).copy()
     return FitResult(params.W, params.b, noise_std, np.array(ll), np.array(elbo),
                      "joint_gradient", diverged)
+
+
+class Collapses(NamedTuple):
+    """The collapses of one run of joint gradient ascent (:func:`find_collapses`).
+
+    Attributes
+    ----------
+    elbo, log_likelihood : ndarray, shape (n_iter + 1,)
+        The exact mean ELBO and log p(x) after every step.
+    steps : ndarray of int, shape (n_collapses,)
+        Each collapse starts with the step from iterate t to t + 1: ``steps`` holds
+        these t.
+    curvature : ndarray, shape (n_collapses,)
+        kappa_max = lambda_max(-H) of the exact ELBO's Hessian at the iterate t just
+        before each collapse. Gradient ascent with step lr is unstable there when
+        lr * kappa_max > 2.
+    curvature_earlier : ndarray, shape (n_collapses,)
+        kappa_max ``lookback`` steps earlier (at step max(t - lookback, 0)).
+    """
+
+    elbo: np.ndarray
+    log_likelihood: np.ndarray
+    steps: np.ndarray
+    curvature: np.ndarray
+    curvature_earlier: np.ndarray
+
+
+def find_collapses(X, latent_dim: int, *, lr: float, max_iter: int = 300,
+                   n_samples: int | None = None, init=None, random_state: int = 0,
+                   drop: float = 1.0, lookback: int = 20, cache: bool = True) -> Collapses:
+    """Run :func:`fit_joint_gradient` and read the curvature just before each collapse.
+
+    A collapse is a run of consecutive steps each of which lowers the exact mean ELBO by
+    more than ``drop`` nats; it starts at the step from iterate t to t + 1. At iterate t
+    (and ``lookback`` steps earlier) the largest eigenvalue kappa_max of -H, H the
+    Hessian of the exact ELBO (:func:`linear_vae_hessian`), says whether plain gradient
+    ascent with step ``lr`` is locally stable (lr * kappa_max < 2) or not.
+
+    Parameters
+    ----------
+    X : array-like, shape (n_samples, input_dim)
+    latent_dim, lr, max_iter, n_samples, init
+        As in :func:`fit_joint_gradient` (``n_samples=None``: the exact gradient).
+    random_state : int
+        Seed of the Monte Carlo noise (and of the default ``init``).
+    drop : float
+        A step that lowers the ELBO by more than this (nats) belongs to a collapse.
+    lookback : int
+        How many steps before a collapse the earlier curvature is read (>= 1).
+    cache : bool
+        Store the result in the book's cache and load it on later calls.
+
+    Returns
+    -------
+    Collapses
+    """
+    import torch
+
+    from .. import _cache
+
+    X = check_array(X, "X", ndim=2)
+    drop = check_positive(drop, "drop", "It is the fall in nats per step that counts as a "
+                          "collapse, e.g. 1.0.")
+    lookback = check_int(lookback, "lookback", minimum=1)
+    if not isinstance(random_state, int) or isinstance(random_state, bool):
+        raise TypeError(f"random_state must be an int seed, got {type(random_state).__name__}.")
+
+    def compute() -> dict:
+        path = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # reported in the result
+            fit = fit_joint_gradient(X, latent_dim, lr=lr, max_iter=max_iter,
+                                     n_samples=n_samples, init=init,
+                                     random_state=random_state,
+                                     callback=lambda t, p: path.append(p))
+        falls = np.diff(fit.elbo) < -drop
+        steps = np.nonzero(falls & ~np.r_[False, falls[:-1]])[0]
+
+        def kappa(t):
+            return float(np.linalg.eigvalsh(-linear_vae_hessian(X, path[t]))[-1])
+
+        result = {"elbo": fit.elbo, "log_likelihood": fit.log_likelihood,
+                  "steps": steps.astype(np.int64),
+                  "curvature": np.array([kappa(t) for t in steps], dtype=float),
+                  "curvature_earlier": np.array([kappa(max(t - lookback, 0)) for t in steps],
+                                                dtype=float)}
+        return {k: torch.as_tensor(v) for k, v in result.items()}   # the cache holds tensors
+
+    start = () if init is None else tuple(np.asarray(a, dtype=float) for a in init)
+    config = dict(latent_dim=latent_dim, lr=lr, max_iter=max_iter, n_samples=n_samples,
+                  random_state=random_state, drop=drop, lookback=lookback)
+    stored, _ = _cache.cached("vem", "collapses", config, compute,
+                              code=("vem.linear_vae",), data=(X, *start), enabled=cache)
+    return Collapses(*(stored[k].numpy() for k in Collapses._fields))

@@ -1,54 +1,25 @@
-"""Score-function and pathwise estimators of the gradient of an expectation (chapter 5).
+"""The score-function and pathwise estimators of grad E_q[f(z)] (chapter 5).
 
-Both estimate the gradient, with respect to the parameters (mu, logvar) of
-q = N(mu, diag(exp(logvar))), of
-
-    F(mu, logvar) = E_{z ~ q}[f(z)].
-
-* Score function (likelihood ratio, REINFORCE; Williams, 1992): move the gradient onto
-  the log-density,
-
-      grad F = E_q[(f(z) - b) grad log q(z)],
-      d log q / d mu_d     = (z_d - mu_d) / std_d**2 = eps_d / std_d,
-      d log q / d logvar_d = ((z_d - mu_d)**2 / std_d**2 - 1) / 2 = (eps_d**2 - 1) / 2,
-
-  valid for any f (even a step function) and any baseline b that does not depend on z,
-  because E_q[grad log q] = 0.
-* Pathwise (reparameterization; Kingma & Welling, 2014; Rezende et al., 2014): write
-  z = mu + std * eps and move the gradient inside,
-
-      grad F = E_eps[grad f(mu + std * eps)],
-      d/d mu_d = df/dz_d,    d/d logvar_d = df/dz_d * eps_d * std_d / 2,
-
-  which needs f differentiable in z.
-
-Both are averages over L samples. Drawn with the same ``generator`` state, the two
-estimators see the same noise eps (common random numbers), so their difference is
-the estimator, not the luck of the draw. The review of Mohamed et al. (2020) treats
-both in depth.
+q = N(mu, diag(exp(logvar))); both estimators average L per-sample gradients, drawn
+from the same noise eps for the same ``generator`` state. See :mod:`vaelib.gradients`
+for the two formulas.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import NamedTuple
 
 import torch
 
-from . import _cache, _gaussian
-from ._validation import (check_baseline, check_generator, check_int, check_mu_logvar,
-                          check_tensor)
-from .train import History
+from .. import _gaussian
+from .._validation import check_baseline, check_generator, check_int, check_mu_logvar
+from ..reparam import _check_eps_logvar
 
-__all__ = [
-    "pathwise_grad", "score_function_grad", "gaussian_score",
-    "GradientMoments", "gradient_moments",
-    "squared_norm_grad", "squared_norm_grad_variance",
-    "ESTIMATORS", "compare_estimators",
-]
+__all__ = ["pathwise_grad", "score_function_grad", "gaussian_score", "GradientMoments",
+           "gradient_moments"]
 
-Objective = Callable[[torch.Tensor], torch.Tensor]
+#: A test function f: tensor (..., latent_dim) -> (...).
+Function = Callable[[torch.Tensor], torch.Tensor]
 
 
 # ---------------------------------------------------------------------------------
@@ -80,7 +51,7 @@ def _eval_f(f, z):
 # ---------------------------------------------------------------------------------
 # the two estimators
 # ---------------------------------------------------------------------------------
-def pathwise_grad(f: Objective, mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
+def pathwise_grad(f: Function, mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
                   generator: torch.Generator | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pathwise (reparameterization) estimate of the gradient of E_q[f(z)].
@@ -149,17 +120,7 @@ def gaussian_score(eps: torch.Tensor, logvar: torch.Tensor
     score_mu, score_logvar : torch.Tensor, the shape of ``eps``
         Both have expectation zero under eps ~ N(0, I).
     """
-    eps = check_tensor(eps, "eps")
-    logvar = check_tensor(logvar, "logvar", dtype=eps.dtype)
-    try:
-        shape = torch.broadcast_shapes(eps.shape, logvar.shape)
-    except RuntimeError:
-        shape = None
-    if shape != eps.shape:
-        raise ValueError(f"logvar of shape {tuple(logvar.shape)} must broadcast to eps's shape "
-                         f"{tuple(eps.shape)} (..., latent_dim); add leading axes, e.g. "
-                         "logvar[None].")
-    return _gaussian_score(eps, logvar)
+    return _gaussian_score(*_check_eps_logvar(eps, logvar))
 
 
 def _gaussian_score(eps, logvar):
@@ -167,7 +128,7 @@ def _gaussian_score(eps, logvar):
     return eps * torch.exp(-0.5 * logvar), 0.5 * (eps.pow(2) - 1.0)
 
 
-def score_function_grad(f: Objective, mu: torch.Tensor, logvar: torch.Tensor,
+def score_function_grad(f: Function, mu: torch.Tensor, logvar: torch.Tensor,
                         n_samples: int, generator: torch.Generator | None = None,
                         baseline: float | str | None = None
                         ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -248,7 +209,7 @@ class GradientMoments(NamedTuple):
         return (self.var_logvar / self.n_repeats).sqrt()
 
 
-def gradient_moments(estimator: Callable, f: Objective, mu: torch.Tensor,
+def gradient_moments(estimator: Callable, f: Function, mu: torch.Tensor,
                      logvar: torch.Tensor, n_samples: int, n_repeats: int,
                      generator: torch.Generator | None = None, **kwargs) -> GradientMoments:
     """Run an estimator ``n_repeats`` times independently; mean and variance of its output.
@@ -289,149 +250,3 @@ def gradient_moments(estimator: Callable, f: Objective, mu: torch.Tensor,
                                      generator=generator, **kwargs)
     return GradientMoments(grad_mu.mean(0), grad_logvar.mean(0),
                            grad_mu.var(0), grad_logvar.var(0), n_repeats)
-
-
-# ---------------------------------------------------------------------------------
-# a test objective with everything in closed form: f(z) = ||z||^2
-# ---------------------------------------------------------------------------------
-def squared_norm_grad(mu: torch.Tensor, logvar: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact gradient of E_q[||z||^2] = sum_d (mu_d**2 + exp(logvar_d)).
-
-    dF/dmu_d = 2 mu_d,    dF/dlogvar_d = exp(logvar_d) = std_d**2.
-
-    Parameters
-    ----------
-    mu, logvar : torch.Tensor, shape (..., latent_dim)
-
-    Returns
-    -------
-    grad_mu, grad_logvar : torch.Tensor, each of the shape of ``mu``
-    """
-    mu, logvar = check_mu_logvar(mu, logvar, ndim=None)
-    return 2 * mu, torch.exp(logvar)
-
-
-def squared_norm_grad_variance(mu: torch.Tensor, logvar: torch.Tensor, estimator: str
-                               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Variance of one-sample estimates (L = 1) of the gradient of E_q[||z||^2].
-
-    Divide by L for the plain L-sample estimators. With m = mu_d, s = std_d and,
-    over the other coordinates j != d, B_1 = sum (mu_j**2 + s_j**2) = E[B] and
-    B_2 = E[B**2] = B_1**2 + sum (4 mu_j**2 s_j**2 + 2 s_j**4), where
-    B = sum_{j != d} z_j**2:
-
-    * ``"pathwise"``: per-sample gradients 2 z_d and z_d s eps_d, so
-      Var[d/dmu_d] = 4 s**2 and Var[d/dlogvar_d] = m**2 s**2 + 2 s**4
-      (no dependence on the other coordinates).
-    * ``"score"`` (no baseline): per-sample gradients f eps_d / s and
-      f (eps_d**2 - 1) / 2 with f = z_d**2 + B; moments of eps up to order 8 give
-
-          Var[d/dmu_d]     = (m**4 + 18 m**2 s**2 + 15 s**4 + 2 (m**2 + 3 s**2) B_1 + B_2) / s**2
-                             - 4 m**2,
-          Var[d/dlogvar_d] = (2 m**4 + 60 m**2 s**2 + 78 s**4 + 2 (2 m**2 + 10 s**2) B_1
-                              + 2 B_2) / 4 - s**4.
-
-      At mu = 0 and equal s the first is s**2 (D + 2)(D + 4): it grows like D**2
-      with the latent dimension D, while the pathwise variance stays 4 s**2.
-
-    Parameters
-    ----------
-    mu, logvar : torch.Tensor, shape (..., latent_dim)
-    estimator : {"pathwise", "score"}
-
-    Returns
-    -------
-    var_mu, var_logvar : torch.Tensor, each of the shape of ``mu``
-    """
-    mu, logvar = check_mu_logvar(mu, logvar, ndim=None)
-    m2, s2 = mu.pow(2), torch.exp(logvar)
-    if estimator == "pathwise":
-        return 4 * s2, m2 * s2 + 2 * s2.pow(2)
-    if estimator != "score":
-        raise ValueError(f"estimator must be 'pathwise' or 'score', got {estimator!r}.")
-    mean_zj2 = m2 + s2                                       # E[z_j^2]
-    var_zj2 = 4 * m2 * s2 + 2 * s2.pow(2)                    # Var[z_j^2]
-    b1 = mean_zj2.sum(-1, keepdim=True) - mean_zj2           # E[B], B = sum_{j != d} z_j^2
-    b2 = (var_zj2.sum(-1, keepdim=True) - var_zj2) + b1.pow(2)   # E[B^2]
-    var_mu = (m2.pow(2) + 18 * m2 * s2 + 15 * s2.pow(2) + 2 * (m2 + 3 * s2) * b1 + b2) / s2 \
-        - 4 * m2
-    var_logvar = (2 * m2.pow(2) + 60 * m2 * s2 + 78 * s2.pow(2)
-                  + 2 * (2 * m2 + 10 * s2) * b1 + 2 * b2) / 4 - s2.pow(2)
-    return var_mu, var_logvar
-
-
-# ---------------------------------------------------------------------------------
-# the same comparison inside a VAE
-# ---------------------------------------------------------------------------------
-#: The encoder-gradient estimators :func:`compare_estimators` races, by name:
-#: name -> (``estimator``, ``baseline``) arguments of :func:`vaelib.train.fit`.
-ESTIMATORS = {"pathwise": ("pathwise", None),
-              "score": ("score", None),
-              "score+mean": ("score", "leave-one-out")}
-
-
-def compare_estimators(latent_dim: int = 2, *, estimators=tuple(ESTIMATORS), epochs: int = 40,
-                       n_samples: int = 2, batch_size: int = 64, lr: float = 1e-3,
-                       hidden_dims=(256,), seed: int = 0, n_eval_samples: int = 10,
-                       cache: bool = True) -> dict[str, History]:
-    """Train the same VAE on the digits once per gradient estimator; return the histories.
-
-    Every run starts from the same initial weights (built under ``seed``), sees the
-    same minibatches and the same number L = ``n_samples`` of decoder evaluations per
-    example and step; only the encoder's gradient estimator differs (:data:`ESTIMATORS`:
-    pathwise, score function, score function with the leave-one-out baseline). Each run
-    is one call of :func:`vaelib.train.fit`; data: the book's split
-    :func:`vaelib.data.load_split` ``("digits")``. Results are stored in the book's cache
-    (keyed by the arguments, the data and the code) unless ``cache=False``.
-
-    Parameters
-    ----------
-    latent_dim : int
-    estimators : sequence of names in :data:`ESTIMATORS`
-    epochs, n_samples, batch_size, lr, hidden_dims, seed, n_eval_samples
-        As in :func:`vaelib.train.fit`; ``seed`` also seeds the initial weights.
-    cache : bool
-        Read and write the cache.
-
-    Returns
-    -------
-    dict
-        estimator name -> :class:`vaelib.train.History` (``test_elbo`` per epoch, with
-        ``n_eval_samples`` draws per test digit).
-    """
-    from .data import load_split
-    from .models import VAE
-    from .train import fit
-
-    latent_dim = check_int(latent_dim, "latent_dim", minimum=1)
-    estimators = tuple(estimators)
-    unknown = [name for name in estimators if name not in ESTIMATORS]
-    if unknown or not estimators:
-        raise ValueError(f"estimators must be names from {tuple(ESTIMATORS)}, got "
-                         f"{estimators!r}.")
-    n_samples = check_int(n_samples, "n_samples", minimum=1)
-    if n_samples < 2 and "score+mean" in estimators:
-        raise ValueError("'score+mean' (the leave-one-out baseline) needs n_samples >= 2.")
-    hidden_dims = tuple(check_int(h, "each hidden width") for h in hidden_dims)
-    X_train, X_test, _, _ = load_split("digits")
-    config = dict(latent_dim=latent_dim, estimators=estimators, epochs=epochs,
-                  n_samples=n_samples, batch_size=batch_size, lr=lr,
-                  hidden_dims=list(hidden_dims), seed=seed, n_eval_samples=n_eval_samples)
-
-    def race() -> dict:
-        results = {}
-        for name in estimators:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)                   # the same initial weights for all
-                model = VAE(X_train.shape[1], latent_dim, hidden_dims=hidden_dims)
-            estimator, baseline = ESTIMATORS[name]
-            history = fit(model, X_train, epochs=epochs, batch_size=batch_size, lr=lr,
-                          seed=seed, X_test=X_test, n_samples=n_samples, estimator=estimator,
-                          baseline=baseline, n_eval_samples=n_eval_samples, progress=False)
-            results[name] = json.dumps(asdict(history))
-        return results
-
-    stored, _ = _cache.cached("gradients", f"compare-d{latent_dim}", config, race,
-                              code=("gradients",), data=(X_train, X_test), enabled=cache)
-    return {name: History(**json.loads(stored[name])) for name in estimators}
