@@ -310,6 +310,9 @@ def test_pretrained_trains_once_then_loads(cache, capsys):
     assert state_digest(model) == state_digest(again)
     assert history2.test_elbo == history.test_elbo and history2.config == history.config
     assert not again.training and next(again.parameters()).device.type == "cpu"
+    # trained here or loaded from the cache: no gradients left over from training
+    assert all(p.grad is None for p in model.parameters())
+    assert all(p.grad is None for p in again.parameters())
     assert capsys.readouterr().out == ""           # nothing on stdout, trained or loaded
 
 

@@ -402,6 +402,9 @@ def _fit(model, X, X_test, epochs, batch_size, lr, seed, kind, n_samples, estima
         bar.set_postfix(postfix, refresh=False)
         bar.update()
     bar.close()
+    # a trained model carries no gradients of its last step: a model fresh from fit and
+    # the same model loaded from the cache are the same object to the code that uses it
+    model.zero_grad(set_to_none=True)
     model.eval()
     history.seconds = time.perf_counter() - start
     return history
