@@ -18,7 +18,8 @@ Usage::
     python benchmarks/bench_train.py [--epochs 3] [--repeats 5] [--threads 1]
 
 Prints examples per second (wall clock, and per CPU-second of this process) of each loop,
-medians over interleaved repeats, and the ratio fit / reference (the goal is >= 1.0).
+medians over interleaved repeats, and the ratio fit / reference (the goal is >= 1.4, what
+the first edition's loop reached with 1 thread).
 """
 from __future__ import annotations
 
@@ -141,7 +142,7 @@ def main() -> None:
           f"{med(lib_cpu) / med(ref_cpu):9.3f}")
     print("per-repeat wall ratios: "
           + ", ".join(f"{b / a:.2f}" for a, b in zip(ref, lib)))
-    print("The wall-clock ratio is the goal (>= 1.0); on a shared machine the CPU-time "
+    print("The wall-clock ratio is the goal (>= 1.4); on a shared machine the CPU-time "
           "ratio is the steadier of the two.")
 
 if __name__ == "__main__":
