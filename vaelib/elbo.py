@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from . import _gaussian
 from ._validation import (check_encoded, check_generator, check_int, check_model,
-                          check_model_input, check_mu_logvar)
+                          check_model_input, check_mu_logvar, check_spd)
 
 __all__ = ["kl_normal_std_normal", "kl_per_dimension", "kl_normal_std_normal_mc", "elbo",
-           "log_importance_weights", "iwae_bound"]
+           "log_importance_weights", "iwae_bound", "weight_variance_criterion",
+           "GRADIENT_ESTIMATORS", "elbo_gradients"]
 
 
 def kl_normal_std_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -168,8 +170,8 @@ def _iwae_given_q(model, x, mu, logvar, k, generator=None, chunk_size=None):
     return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
 
 
-def iwae_bound(model, x: torch.Tensor, k: int,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def iwae_bound(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
+               chunk_size: int | None = None) -> torch.Tensor:
     """Single-draw estimate of the k-sample importance-weighted bound, per example.
 
     IWAE_k(x) ~= log (1/k) sum_{i=1}^k w_i = logsumexp_i(log w_i) - log k,
@@ -187,9 +189,13 @@ def iwae_bound(model, x: torch.Tensor, k: int,
     model : vaelib.models.VAE (or any model with its interface)
     x : torch.Tensor, shape (batch, input_dim)
     k : int
-        Number of importance samples (>= 1). Memory grows as k * batch * input_dim;
-        split a large batch of x into pieces.
+        Number of importance samples (>= 1).
     generator : torch.Generator, optional
+    chunk_size : int, optional
+        Draw and decode the k samples this many at a time (memory chunk_size * batch *
+        input_dim instead of k * batch * input_dim). The pieces come from the same
+        generator in turn, so the result is as seeded as without chunks (not promised
+        to be bit-identical to an unchunked call).
 
     Returns
     -------
@@ -198,5 +204,111 @@ def iwae_bound(model, x: torch.Tensor, k: int,
         evaluate only).
     """
     x, k = _check_elbo_args(model, x, k, "k")
+    if chunk_size is not None:
+        chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     mu, logvar = check_encoded(*model._encode(x))
-    return _iwae_given_q(model, x, mu, logvar, k, check_generator(generator))
+    return _iwae_given_q(model, x, mu, logvar, k, check_generator(generator), chunk_size)
+
+
+def weight_variance_criterion(cov_q, cov_post) -> np.ndarray:
+    """Smallest eigenvalue of 2 Sigma_q - Sigma_post: > 0 iff the weights have finite variance.
+
+    For a Gaussian proposal q = N(mu, Sigma_q) and a Gaussian target
+    p(z | x) = N(m, Sigma_post), the importance weight w = p(x, z) / q(z) has
+
+        E_q[w^2] = p(x)^2 int N(z; m, Sigma_post)^2 / N(z; mu, Sigma_q) dz,
+
+    and the integrand is exp(-1/2 z^T (2 Sigma_post^{-1} - Sigma_q^{-1}) z + linear) up
+    to constants: finite iff 2 Sigma_post^{-1} - Sigma_q^{-1} is positive definite, i.e.
+    iff 2 Sigma_q - Sigma_post is (for positive definite A, B: B^{-1} < 2 A^{-1} iff
+    A > B / 2). The means do not enter. A q narrower than half the posterior's variance
+    in some direction gives weights of infinite variance: then the average of k weights
+    converges to p(x) more slowly than 1 / sqrt(k), and its log (the IWAE estimate) is
+    biased low by an amount its sample spread does not reveal (Owen, 2013, ch. 9).
+
+    Parameters
+    ----------
+    cov_q, cov_post : array-like, shape (..., d, d)
+        Covariances (a diagonal q: ``np.diag(std**2)``); leading shapes broadcast.
+
+    Returns
+    -------
+    numpy.ndarray, shape (...)
+        The smallest eigenvalue of 2 Sigma_q - Sigma_post.
+    """
+    cov_q = check_spd(cov_q, "cov_q")
+    cov_post = check_spd(cov_post, "cov_post")
+    if cov_q.shape[-1] != cov_post.shape[-1]:
+        raise ValueError(f"cov_q and cov_post must have the same size d, got {cov_q.shape} "
+                         f"and {cov_post.shape}.")
+    return np.linalg.eigvalsh(2.0 * cov_q - cov_post)[..., 0]
+
+
+#: Gradient estimators of the ELBO with respect to q's (mu, logvar), :func:`elbo_gradients`.
+GRADIENT_ESTIMATORS = ("analytic_kl", "monte_carlo", "path")
+
+
+def elbo_gradients(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                   estimator: str = "analytic_kl", n_samples: int = 1, n_repeats: int = 1,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Independent draws of a reparameterized ELBO gradient with respect to q's (mu, logvar).
+
+    Three estimators of grad_lambda ELBO(lambda), lambda = (mu, logvar) of
+    q_lambda(z) = N(mu, diag(exp(logvar))), all differentiated through
+    z_l = mu + exp(logvar / 2) eps_l and all unbiased:
+
+    ``"analytic_kl"``
+        (1/L) sum_l log p(x | z_l) - KL[q || N(0, I)], the KL in closed form
+        (Kingma & Welling, 2014, eq. 7; what ``vaelib.train.fit`` differentiates);
+    ``"monte_carlo"``
+        (1/L) sum_l [log p(x | z_l) + log p(z_l) - log q_lambda(z_l)], every term by
+        Monte Carlo (eq. 6 there). Its gradient has two parts: the path through z_l and
+        the score -grad_lambda log q_lambda(z) at fixed z, whose expectation is 0;
+    ``"path"``
+        the same with the score part dropped (log q evaluated with lambda detached):
+        "sticking the landing" (Roeder, Wu & Duvenaud, 2017). If q equals the posterior,
+        log p(x, z) - log q(z) is the constant log p(x), and this estimator is exactly 0.
+
+    Parameters
+    ----------
+    model : vaelib.models.VAE or a model with its interface
+        Provides ``_decode`` and ``_log_likelihood``; its parameters are not touched.
+    x : torch.Tensor, shape (batch, input_dim)
+    mu, logvar : torch.Tensor, shape (batch, latent_dim)
+        The q of each example (e.g. the encoder's output, detached).
+    estimator : {"analytic_kl", "monte_carlo", "path"}
+    n_samples : int
+        L, samples per estimate.
+    n_repeats : int
+        R independent estimates per example.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    torch.Tensor, shape (n_repeats, batch, 2 * latent_dim)
+        d ELBO / d mu, then d ELBO / d logvar, per repeat and example.
+    """
+    x, n_samples = _check_elbo_args(model, x, n_samples, "n_samples")
+    n_repeats = check_int(n_repeats, "n_repeats", minimum=1)
+    if estimator not in GRADIENT_ESTIMATORS:
+        raise ValueError(f"estimator must be one of {GRADIENT_ESTIMATORS}, got {estimator!r}.")
+    mu, logvar = check_mu_logvar(mu.detach(), logvar.detach())
+    if mu.shape != (x.shape[0], model.latent_dim):
+        raise ValueError(f"mu and logvar must have shape (batch, latent_dim) = "
+                         f"({x.shape[0]}, {model.latent_dim}), got {tuple(mu.shape)}.")
+    generator = check_generator(generator)
+    mu_r = mu.to(x.dtype).expand(n_repeats, *mu.shape).clone().requires_grad_(True)
+    logvar_r = logvar.to(x.dtype).expand(n_repeats, *mu.shape).clone().requires_grad_(True)
+    with torch.enable_grad():
+        z = _gaussian.sample(mu_r, logvar_r, n_samples, generator)       # (L, R, batch, d)
+        log_px_z = model._log_likelihood(x, model._decode(z))              # (L, R, batch)
+        if estimator == "analytic_kl":
+            value = log_px_z.mean(0) - _gaussian.kl_std_normal(mu_r, logvar_r)
+        else:
+            if estimator == "path":
+                log_q = _gaussian.log_normal_diag(z, mu_r.detach(), logvar_r.detach())
+            else:
+                log_q = _gaussian.log_normal_diag(z, mu_r, logvar_r)
+            value = (log_px_z + _gaussian.log_std_normal(z) - log_q).mean(0)
+        grad_mu, grad_logvar = torch.autograd.grad(value.sum(), (mu_r, logvar_r))
+    return torch.cat([grad_mu, grad_logvar], dim=-1)

@@ -369,6 +369,52 @@ class LinearGaussianModel:
                     - np.sum(np.log(var), axis=1))
         return np.maximum(kl, 0.0)       # KL >= 0: clip rounding errors of order 1e-16
 
+    def weight_relative_variance(self, x, mu, std) -> np.ndarray:
+        """rho^2 = Var_q[w] / E_q[w]^2 of one importance weight w = p(x, z) / q(z), closed form.
+
+        With the posterior N(m, P^{-1}), q = N(mu, S), S = diag(std**2), and
+        A = 2 P - S^{-1}, completing the square in E_q[w^2] / p(x)^2 =
+        int N(z; m, P^{-1})^2 / q(z) dz gives
+
+            log(1 + rho^2) = 1/2 log det S + log det P - 1/2 log det A
+                             + 1/2 b^T A^{-1} b - 1/2 c,
+            b = 2 P m - S^{-1} mu,  c = 2 m^T P m - mu^T S^{-1} mu,
+
+        finite iff A is positive definite, i.e. iff 2 S - P^{-1} is
+        (``vaelib.elbo.weight_variance_criterion``); otherwise rho^2 = inf. The standard
+        error of the log of an average of N weights is about rho / sqrt(N) (the delta
+        method), which is how many samples an importance-sampling estimate of log p(x)
+        needs.
+
+        Parameters
+        ----------
+        x : array-like, shape (n, input_dim)
+        mu, std : array-like, shape (n, latent_dim)
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            rho^2 >= 0, or ``inf`` where the weights have infinite variance.
+        """
+        x = self._check_x(x)
+        mu, std = self._check_q(mu, std, x.shape[0])
+        m = _posterior(x, self.W, self.b, self._noise_var)[0]
+        P, inv_var = self._P, 1.0 / std ** 2                      # (d, d), (n, d)
+        A = 2.0 * P - np.einsum("ij,nj->nij", np.eye(self.latent_dim), inv_var)
+        eig = np.linalg.eigvalsh(A)
+        out = np.full(x.shape[0], np.inf)
+        ok = eig[:, 0] > 0
+        if np.any(ok):
+            A_ok, m_ok, mu_ok, iv = A[ok], m[ok], mu[ok], inv_var[ok]
+            b = 2.0 * m_ok @ P - iv * mu_ok
+            c = 2.0 * np.einsum("ni,ij,nj->n", m_ok, P, m_ok) - np.sum(iv * mu_ok ** 2, axis=1)
+            quad = np.einsum("ni,ni->n", b, np.linalg.solve(A_ok, b[:, :, None])[:, :, 0])
+            logdet_P = 2.0 * float(np.sum(np.log(np.diag(self._P_cho[0]))))
+            log_second = (0.5 * np.sum(np.log(std[ok] ** 2), axis=1) + logdet_P
+                          - 0.5 * np.sum(np.log(eig[ok]), axis=1) + 0.5 * quad - 0.5 * c)
+            out[ok] = np.maximum(np.expm1(log_second), 0.0)
+        return out
+
     def elbo_estimate(self, x, mu, std, n_samples: int, random_state=None) -> np.ndarray:
         """Monte Carlo estimate of the ELBO with L samples (unbiased).
 
@@ -400,7 +446,7 @@ class LinearGaussianModel:
                        - _gaussian.log_normal_diag(z, mu, logvar), axis=0)
 
 
-def fit_ppca(X, latent_dim: int) -> LinearGaussianModel:
+def fit_ppca(X, latent_dim: int, noise_std: float | None = None) -> LinearGaussianModel:
     """Closed-form maximum-likelihood probabilistic PCA (Tipping & Bishop, 1999).
 
     With the sample mean x_bar, the sample covariance S = (1/n) sum_i (x_i - x_bar)
@@ -413,11 +459,23 @@ def fit_ppca(X, latent_dim: int) -> LinearGaussianModel:
     (the maximum is unique up to a rotation W -> W R; this returns R = I, for which
     W^T W is diagonal).
 
+    With the noise level held fixed (``noise_std`` = sigma), the maximum over W alone is
+
+        W = U_d max(Lambda_d - sigma**2 I, 0)^{1/2}:
+
+    a latent direction survives only if the data's variance along it exceeds the noise
+    variance, lambda_j > sigma**2; the others get a zero column, and their latent
+    coordinate is ignored by the decoder (the posterior equals the prior along it).
+    This is posterior collapse in a linear VAE (Lucas et al., 2019), and the threshold
+    the noise slider of chapter 4 moves.
+
     Parameters
     ----------
     X : array-like, shape (n_samples, input_dim)
     latent_dim : int
-        d, with 1 <= d < input_dim.
+        d, with 1 <= d < input_dim (d <= input_dim for a fixed ``noise_std``).
+    noise_std : float, optional
+        sigma held fixed; ``None`` (default) estimates it by maximum likelihood too.
 
     Returns
     -------
@@ -425,8 +483,10 @@ def fit_ppca(X, latent_dim: int) -> LinearGaussianModel:
     """
     X = check_array(X, "X", ndim=2)
     latent_dim = check_int(latent_dim, "latent_dim", minimum=1)
+    if noise_std is not None:
+        noise_std = check_std(noise_std, "noise_std")
     n_samples, input_dim = X.shape
-    if latent_dim >= input_dim:
+    if latent_dim > input_dim or (noise_std is None and latent_dim == input_dim):
         raise ValueError(f"latent_dim must be smaller than the number of features "
                          f"({input_dim}), got {latent_dim}: sigma**2 is the mean of the "
                          "discarded eigenvalues, so at least one must be left.")
@@ -436,6 +496,10 @@ def fit_ppca(X, latent_dim: int) -> LinearGaussianModel:
     S = (X - mean).T @ (X - mean) / n_samples
     eigvals, eigvecs = np.linalg.eigh(S)
     eigvals, eigvecs = eigvals[::-1], eigvecs[:, ::-1]               # descending
+    if noise_std is not None:
+        W = eigvecs[:, :latent_dim] * np.sqrt(np.maximum(eigvals[:latent_dim]
+                                                         - noise_std ** 2, 0.0))
+        return LinearGaussianModel(W, mean, noise_std)
     noise_var = float(np.mean(eigvals[latent_dim:]))
     if not noise_var > 1e-12 * max(float(eigvals[0]), 1e-300):
         raise ValueError("The discarded eigenvalues of the sample covariance are ~0, so the "
