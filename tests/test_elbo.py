@@ -13,9 +13,10 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
-from vaelib.elbo import (GRADIENT_ESTIMATORS, elbo, elbo_gradients, iwae_bound,
-                         kl_normal_std_normal, kl_normal_std_normal_mc, kl_per_dimension,
-                         log_importance_weights, weight_variance_criterion)
+from vaelib.elbo import (GRADIENT_ESTIMATORS, elbo, elbo_gradients,
+                         gaussian_weight_relative_variance, iwae_bound, kl_normal_std_normal,
+                         kl_normal_std_normal_mc, kl_per_dimension, log_importance_weights,
+                         weight_variance_criterion)
 from vaelib.linear_gaussian import LinearGaussianModel, LinearGaussianVAE
 from vaelib.models import VAE
 
@@ -247,6 +248,23 @@ def test_weight_relative_variance_matches_seeded_monte_carlo(std_scale, mean_off
     dev2 = (w - w.mean(0)) ** 2
     var, se = dev2.mean(0), dev2.std(0) / math.sqrt(N)
     assert bool(((var - torch.tensor(exact)).abs() < 5 * se).all()), (var, exact, se)
+
+
+def test_gaussian_weight_relative_variance_matches_numerical_integration():
+    # full covariances and separated means: 1 + rho^2 = int N(z; m, C)^2 / N(z; mu, S) dz
+    from scipy import integrate, stats
+    m, C = np.array([0.3, -0.2]), np.array([[0.5, 0.2], [0.2, 0.4]])
+    mu, S = np.array([0.0, 0.1]), np.array([[0.6, -0.1], [-0.1, 0.5]])
+    f = lambda b, a: (stats.multivariate_normal(m, C).pdf([a, b]) ** 2
+                      / stats.multivariate_normal(mu, S).pdf([a, b]))
+    second, _ = integrate.dblquad(f, -8, 8, -8, 8, epsabs=1e-11, epsrel=1e-9)
+    assert gaussian_weight_relative_variance(mu, S, m, C) == pytest.approx(second - 1, rel=1e-6)
+    # batched, and infinite where 2 S - C is not positive definite
+    got = gaussian_weight_relative_variance(np.stack([mu, mu]), np.stack([S, 0.2 * S]),
+                                            m, C)
+    assert got[0] == pytest.approx(second - 1, rel=1e-6) and np.isinf(got[1])
+    with pytest.raises(ValueError, match="latent dimension"):
+        gaussian_weight_relative_variance(mu[:1], S, m, C)
 
 
 def test_weight_relative_variance_is_zero_when_q_is_the_posterior():

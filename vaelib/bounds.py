@@ -45,7 +45,7 @@ def _measure(model, X, ks, elbo_samples, seed):
 
 
 def measure_bounds(dataset: str = "mnist", latent_dims=(2, 5, 10, 20), seeds=(0, 1, 2),
-                   ks=KS, n_digits: int = 100, elbo_samples: int = 1000,
+                   ks=KS, n_digits: int = 100, elbo_samples: int = 256,
                    progress: bool = False) -> dict:
     """ELBO, IWAE_k and active dimensions of the shared models, per digit, cached.
 

@@ -372,19 +372,11 @@ class LinearGaussianModel:
     def weight_relative_variance(self, x, mu, std) -> np.ndarray:
         """rho^2 = Var_q[w] / E_q[w]^2 of one importance weight w = p(x, z) / q(z), closed form.
 
-        With the posterior N(m, P^{-1}), q = N(mu, S), S = diag(std**2), and
-        A = 2 P - S^{-1}, completing the square in E_q[w^2] / p(x)^2 =
-        int N(z; m, P^{-1})^2 / q(z) dz gives
-
-            log(1 + rho^2) = 1/2 log det S + log det P - 1/2 log det A
-                             + 1/2 b^T A^{-1} b - 1/2 c,
-            b = 2 P m - S^{-1} mu,  c = 2 m^T P m - mu^T S^{-1} mu,
-
-        finite iff A is positive definite, i.e. iff 2 S - P^{-1} is
-        (``vaelib.elbo.weight_variance_criterion``); otherwise rho^2 = inf. The standard
-        error of the log of an average of N weights is about rho / sqrt(N) (the delta
-        method), which is how many samples an importance-sampling estimate of log p(x)
-        needs.
+        ``vaelib.elbo.gaussian_weight_relative_variance`` with this model's exact
+        posterior N(m, P^{-1}) and q = N(mu, diag(std**2)): finite iff 2 diag(std**2) -
+        P^{-1} is positive definite (``vaelib.elbo.weight_variance_criterion``), else
+        ``inf``. The standard error of the log of an average of N weights is about
+        rho / sqrt(N) (the delta method).
 
         Parameters
         ----------
@@ -394,26 +386,14 @@ class LinearGaussianModel:
         Returns
         -------
         ndarray, shape (n,)
-            rho^2 >= 0, or ``inf`` where the weights have infinite variance.
         """
+        from .elbo import gaussian_weight_relative_variance
+
         x = self._check_x(x)
         mu, std = self._check_q(mu, std, x.shape[0])
-        m = _posterior(x, self.W, self.b, self._noise_var)[0]
-        P, inv_var = self._P, 1.0 / std ** 2                      # (d, d), (n, d)
-        A = 2.0 * P - np.einsum("ij,nj->nij", np.eye(self.latent_dim), inv_var)
-        eig = np.linalg.eigvalsh(A)
-        out = np.full(x.shape[0], np.inf)
-        ok = eig[:, 0] > 0
-        if np.any(ok):
-            A_ok, m_ok, mu_ok, iv = A[ok], m[ok], mu[ok], inv_var[ok]
-            b = 2.0 * m_ok @ P - iv * mu_ok
-            c = 2.0 * np.einsum("ni,ij,nj->n", m_ok, P, m_ok) - np.sum(iv * mu_ok ** 2, axis=1)
-            quad = np.einsum("ni,ni->n", b, np.linalg.solve(A_ok, b[:, :, None])[:, :, 0])
-            logdet_P = 2.0 * float(np.sum(np.log(np.diag(self._P_cho[0]))))
-            log_second = (0.5 * np.sum(np.log(std[ok] ** 2), axis=1) + logdet_P
-                          - 0.5 * np.sum(np.log(eig[ok]), axis=1) + 0.5 * quad - 0.5 * c)
-            out[ok] = np.maximum(np.expm1(log_second), 0.0)
-        return out
+        mean, cov = _posterior(x, self.W, self.b, self._noise_var)
+        cov_q = np.einsum("ij,nj->nij", np.eye(self.latent_dim), std ** 2)
+        return gaussian_weight_relative_variance(mu, cov_q, mean, cov)
 
     def elbo_estimate(self, x, mu, std, n_samples: int, random_state=None) -> np.ndarray:
         """Monte Carlo estimate of the ELBO with L samples (unbiased).
