@@ -1,5 +1,7 @@
-"""vaelib.data: the shipped digits, the IDX reader on files written here, the split."""
+"""vaelib.data: the shipped digits, the IDX reader on files written here, the split,
+and the binarization that makes a Bernoulli likelihood a probability of the data."""
 import gzip
+import math
 import struct
 
 import numpy as np
@@ -7,8 +9,8 @@ import pytest
 import torch
 from sklearn import datasets, model_selection
 
-from vaelib.data import (load_digits, load_mnist, load_split, read_idx, train_test_split,
-                         write_idx)
+from vaelib.data import (TEST_BINARIZATION_SEED, binarize, load_digits, load_mnist, load_split,
+                         read_idx, train_test_split, write_idx)
 
 
 def test_load_digits_is_sklearns_digits_in_unit_range():
@@ -182,3 +184,60 @@ def test_split_bad_inputs():
         train_test_split(X, y, test_size=2)
     with pytest.raises(ValueError, match="seed must be >= 0"):
         train_test_split(X, y, seed=-1)
+
+
+# -- binarize ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_binarize_meets_its_contract(as_tensor):
+    # same type, shape and dtype; values in {0, 1}; mean equal to the grey levels in
+    # expectation, checked pixel by pixel over R seeded draws: the mean of R Bernoulli(p)
+    # draws has standard error sqrt(p (1 - p) / R), and every pixel lies within 5 of them
+    grey = np.random.default_rng(0).random((4, 7)).astype(np.float32)
+    grey[0, :3] = [0.0, 1.0, 0.5]
+    X = torch.as_tensor(grey) if as_tensor else grey
+    R = 20_000
+    rng = np.random.default_rng(1)
+    draws = np.stack([np.asarray(binarize(X, rng)) for _ in range(R)])
+    first = binarize(X, 3)
+    assert type(first) is type(X) and first.shape == X.shape and first.dtype == X.dtype
+    assert set(np.unique(draws).tolist()) <= {0.0, 1.0}
+    se = np.sqrt(grey * (1 - grey) / R)
+    assert np.all(np.abs(draws.mean(0) - grey) <= 5 * se + 1e-12)
+    assert np.all(draws[:, 0, 0] == 0) and np.all(draws[:, 0, 1] == 1)   # p = 0 and p = 1
+
+
+def test_binarize_is_seeded():
+    X = np.full((50, 20), 0.5)
+    np.testing.assert_array_equal(binarize(X, 0), binarize(X, 0))
+    assert not np.array_equal(binarize(X, 0), binarize(X, 1))
+    torch.testing.assert_close(binarize(torch.as_tensor(X), 5), torch.as_tensor(binarize(X, 5)))
+
+
+@pytest.mark.parametrize("X, error, match", [
+    (np.array([[0.5, 1.5]]), ValueError, r"\[0, 1\]"),
+    (np.array([[-0.1, 0.5]]), ValueError, r"\[0, 1\]"),
+    (np.array([[np.nan, 0.5]]), ValueError, r"\[0, 1\]"),
+    (np.array([[0, 255]], dtype=np.uint8), TypeError, "divide"),
+    (np.zeros((0, 3)), ValueError, "empty"),
+])
+def test_binarize_bad_input(X, error, match):
+    with pytest.raises(error, match=match):
+        binarize(X, 0)
+    with pytest.raises(TypeError, match="random_state"):
+        binarize(np.full((2, 2), 0.5), "seed")
+
+
+def test_load_split_binarizes_only_the_test_set_once():
+    X_tr, X_te, y_tr, y_te = load_split("mnist")
+    X_tr_b, X_te_b, y_tr_b, y_te_b = load_split("mnist", binarize_test=True)
+    assert torch.equal(X_tr_b, X_tr) and torch.equal(y_te_b, y_te)      # training stays grey
+    assert torch.equal(X_te_b, binarize(X_te, TEST_BINARIZATION_SEED))
+    assert torch.equal(X_te_b, load_split("mnist", binarize_test=True)[1])   # one fixed draw
+    assert set(torch.unique(X_te_b).tolist()) == {0.0, 1.0}
+    # about as many pixels on as the grey levels promise: 1000 x 784 Bernoulli draws
+    n = X_te.numel()
+    assert abs(float(X_te_b.sum() - X_te.sum())) < 5 * math.sqrt(float(
+        (X_te * (1 - X_te)).sum())) and n == 1000 * 784
+    with pytest.raises(TypeError, match="binarize_test"):
+        load_split("mnist", binarize_test=1)

@@ -13,8 +13,10 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
-from vaelib.elbo import (elbo, iwae_bound, kl_normal_std_normal, kl_normal_std_normal_mc,
-                         kl_per_dimension, log_importance_weights)
+from vaelib.elbo import (GRADIENT_ESTIMATORS, elbo, elbo_gradients,
+                         gaussian_weight_relative_variance, iwae_bound, kl_normal_std_normal,
+                         kl_normal_std_normal_mc, kl_per_dimension, log_importance_weights,
+                         weight_variance_criterion)
 from vaelib.linear_gaussian import LinearGaussianModel, LinearGaussianVAE
 from vaelib.models import VAE
 
@@ -202,6 +204,130 @@ def test_iwae_bound_is_differentiable_and_deterministic_given_a_generator():
     assert torch.equal(bound.detach(), iwae_bound(vae, x, 5, generator=gen(1)).detach())
 
 
+def test_iwae_bound_in_chunks_is_an_equally_seeded_draw():
+    _, vae, _, x, _, _ = linear_testbed(std_scale=1.5)
+    whole = iwae_bound(vae, x, 64, generator=gen(3))
+    chunked = iwae_bound(vae, x, 64, generator=gen(3), chunk_size=16)
+    torch.testing.assert_close(chunked, whole)          # torch's CPU stream, split in pieces
+    assert torch.equal(chunked, iwae_bound(vae, x, 64, generator=gen(3), chunk_size=16))
+    with pytest.raises(ValueError, match="chunk_size must be >= 1"):
+        iwae_bound(vae, x, 4, chunk_size=0)
+
+
+# -- importance weights of infinite variance ---------------------------------------------
+def test_weight_variance_criterion_switches_where_the_closed_form_variance_diverges():
+    model, _, X, _, q_mean, q_std = linear_testbed(n=1, seed=2)
+    _, post_cov = model.posterior(X)
+    for scale in (0.5, 0.8, 1.0, 1.3, 1.6, 2.0, 3.0):
+        crit = weight_variance_criterion(np.diag((scale * q_std[0]) ** 2), post_cov)
+        rho2 = model.weight_relative_variance(X, q_mean, scale * q_std)[0]
+        assert (crit > 0) == np.isfinite(rho2), (scale, crit, rho2)
+    # broadcasting over a batch of covariances, and the eigenvalue itself in 1-D
+    covs = np.stack([np.diag([s, s]) for s in (0.1, 1.0)])
+    np.testing.assert_allclose(weight_variance_criterion(covs, np.eye(2)), [-0.8, 1.0])
+    with pytest.raises(ValueError, match="positive definite"):
+        weight_variance_criterion(np.diag([1.0, -1.0]), np.eye(2))
+    with pytest.raises(ValueError, match="same size"):
+        weight_variance_criterion(np.eye(2), np.eye(3))
+
+
+@pytest.mark.parametrize("std_scale, mean_offset", [(3.0, 0.0), (3.0, 0.4), (4.0, -0.3)])
+def test_weight_relative_variance_matches_seeded_monte_carlo(std_scale, mean_offset):
+    # rho^2 = Var(w) / E[w]^2 from 400,000 weights; w / p(x) has mean 1 and a sample
+    # variance whose standard error we estimate from the fourth moment of the draws
+    # (finite here: q is wide enough that 4 Sigma_q - 3 Sigma_post is positive definite)
+    model, _, X, _, q_mean, q_std = linear_testbed(n=2, std_scale=std_scale)
+    _, post_cov = model.posterior(X)
+    assert np.linalg.eigvalsh(4 * np.diag(q_std[0] ** 2) - 3 * post_cov)[0] > 0
+    model, vae, X, x, q_mean, q_std = linear_testbed(n=2, std_scale=std_scale,
+                                                     mean_offset=mean_offset)
+    exact = model.weight_relative_variance(X, q_mean, q_std)
+    N = 400_000
+    w = torch.exp(log_importance_weights(vae, x, N, gen(1)) - torch.tensor(
+        model.log_evidence(X)))                                       # (N, n), mean 1
+    dev2 = (w - w.mean(0)) ** 2
+    var, se = dev2.mean(0), dev2.std(0) / math.sqrt(N)
+    assert bool(((var - torch.tensor(exact)).abs() < 5 * se).all()), (var, exact, se)
+
+
+def test_gaussian_weight_relative_variance_matches_numerical_integration():
+    # full covariances and separated means: 1 + rho^2 = int N(z; m, C)^2 / N(z; mu, S) dz
+    from scipy import integrate, stats
+    m, C = np.array([0.3, -0.2]), np.array([[0.5, 0.2], [0.2, 0.4]])
+    mu, S = np.array([0.0, 0.1]), np.array([[0.6, -0.1], [-0.1, 0.5]])
+    f = lambda b, a: (stats.multivariate_normal(m, C).pdf([a, b]) ** 2
+                      / stats.multivariate_normal(mu, S).pdf([a, b]))
+    second, _ = integrate.dblquad(f, -8, 8, -8, 8, epsabs=1e-11, epsrel=1e-9)
+    assert gaussian_weight_relative_variance(mu, S, m, C) == pytest.approx(second - 1, rel=1e-6)
+    # batched, and infinite where 2 S - C is not positive definite
+    got = gaussian_weight_relative_variance(np.stack([mu, mu]), np.stack([S, 0.2 * S]),
+                                            m, C)
+    assert got[0] == pytest.approx(second - 1, rel=1e-6) and np.isinf(got[1])
+    with pytest.raises(ValueError, match="latent dimension"):
+        gaussian_weight_relative_variance(mu[:1], S, m, C)
+
+
+def test_weight_relative_variance_is_zero_when_q_is_the_posterior():
+    W = np.linalg.qr(np.random.default_rng(0).normal(size=(5, 2)))[0] * np.array([2.0, 0.7])
+    model = LinearGaussianModel(W, np.ones(5), 0.6)                       # diagonal posterior
+    X, _ = model.sample(3, random_state=1)
+    mean, std = model.best_diagonal_q(X)
+    np.testing.assert_allclose(model.weight_relative_variance(X, mean, std), 0.0, atol=1e-10)
+
+
+# -- gradients of the ELBO with respect to q's parameters --------------------------------
+def _closed_form_gradient(model, X, q_mean, q_std):
+    """d ELBO / d (mu, logvar) of the testbed's closed form, by central differences."""
+    mean, logvar = q_mean[0], 2 * np.log(q_std[0])
+    v0, h = np.concatenate([mean, logvar]), 1e-6
+    d = len(mean)
+
+    def value(v):
+        return model.elbo(X[:1], v[None, :d], np.exp(0.5 * v[None, d:]))[0]
+
+    return np.array([(value(v0 + h * e) - value(v0 - h * e)) / (2 * h) for e in np.eye(2 * d)])
+
+
+@pytest.mark.parametrize("estimator", GRADIENT_ESTIMATORS)
+@pytest.mark.parametrize("std_scale, mean_offset", [(1.0, 0.0), (2.0, 0.5)])
+def test_elbo_gradients_are_unbiased(estimator, std_scale, mean_offset):
+    model, vae, X, x, q_mean, q_std = linear_testbed(n=1, std_scale=std_scale,
+                                                     mean_offset=mean_offset)
+    mu, logvar = vae.encode(x)
+    R = 40_000
+    draws = elbo_gradients(vae, x, mu, logvar, estimator, 1, R, gen(2))[:, 0]  # (R, 6)
+    mean, se = mean_and_stderr(draws)
+    exact = torch.tensor(_closed_form_gradient(model, X, q_mean, q_std))
+    assert bool(((mean - exact).abs() < 5 * se + 1e-6).all()), (mean, exact, se)
+
+
+def test_sticking_the_landing_is_exact_at_the_posterior_and_the_others_are_not():
+    W = np.linalg.qr(np.random.default_rng(0).normal(size=(5, 2)))[0] * np.array([2.0, 0.7])
+    model = LinearGaussianModel(W, np.ones(5), 0.6)                       # diagonal posterior
+    X, _ = model.sample(2, random_state=1)
+    vae = LinearGaussianVAE(model)                                          # q = posterior
+    x = torch.tensor(X)
+    mu, logvar = vae.encode(x)
+    path = elbo_gradients(vae, x, mu, logvar, "path", 3, 50, gen(0))
+    torch.testing.assert_close(path, torch.zeros_like(path), rtol=0, atol=1e-9)
+    for estimator in ("analytic_kl", "monte_carlo"):
+        assert float(elbo_gradients(vae, x, mu, logvar, estimator, 1, 50, gen(0)).var(0)
+                     .sum()) > 1e-3
+    g = elbo_gradients(vae, x, mu, logvar, "monte_carlo", 4, 7, gen(1))
+    assert g.shape == (7, 2, 4)
+
+
+def test_elbo_gradients_bad_arguments():
+    _, vae, _, x, _, _ = linear_testbed()
+    mu, logvar = vae.encode(x)
+    with pytest.raises(ValueError, match="estimator"):
+        elbo_gradients(vae, x, mu, logvar, "reinforce")
+    with pytest.raises(ValueError, match="n_repeats must be >= 1"):
+        elbo_gradients(vae, x, mu, logvar, n_repeats=0)
+    with pytest.raises(ValueError, match=r"shape \(batch, latent_dim\)"):
+        elbo_gradients(vae, x, mu[:2], logvar[:2])
+
+
 # -- bad inputs -------------------------------------------------------------------------
 def test_bad_inputs():
     mu, logvar = random_mu_logvar()
@@ -232,20 +358,37 @@ def test_bad_inputs():
 
 # -- exercise checkers --------------------------------------------------------------------
 def test_exercise_checkers_accept_right_answers_and_explain_wrong_ones(capsys):
-    from vaelib.exercises import check
+    from vaelib.exercises import available, check
 
-    assert check("elbo-1", 0.5 * (1 + 0.25 - math.log(0.25) - 1))
-    assert not check("elbo-1", 0.5 * (1 + 0.5 - math.log(0.5) - 1))      # std for variance
-    assert "variance" in capsys.readouterr().out
-    # exercise 2: the gap is KL(N(0, 1) || N(1.2, 0.2)), checked against scipy's densities
-    from scipy import stats
-    z = np.linspace(-12, 12, 200_001)
-    q, post = stats.norm.pdf(z), stats.norm.pdf(z, 1.2, math.sqrt(0.2))
-    kl_numeric = np.trapezoid(q * (np.log(q + 1e-300) - np.log(post + 1e-300)), z)
-    assert check("elbo-2", kl_numeric)
-    assert not check("elbo-2", -kl_numeric)
+    assert {"elbo-1", "elbo-2", "elbo-3", "elbo-4"} <= set(available())
+    # 1. the best diagonal q: variances 1 / P_jj (checked against scipy's minimiser of the KL)
+    assert check("elbo-1", lambda P: 1 / np.diag(P))
+    assert not check("elbo-1", lambda P: np.diag(np.linalg.inv(P)))
+    assert "marginal variances" in capsys.readouterr().out
+    assert not check("elbo-1", lambda P: 1 / np.sqrt(np.diag(P)))
+    assert "standard deviations" in capsys.readouterr().out
+    assert not check("elbo-1", 0.5)
+    # 2. the gap of the best diagonal q, by a route of its own: Gaussian KL by hand
+    def gap(W, sigma):
+        P = np.eye(W.shape[1]) + W.T @ W / sigma**2
+        S, C = np.diag(1 / np.diag(P)), np.linalg.inv(P)
+        return 0.5 * (np.trace(np.linalg.solve(C, S)) - W.shape[1]
+                      + np.linalg.slogdet(C)[1] - np.linalg.slogdet(S)[1])
+    assert check("elbo-2", gap)
+    assert not check("elbo-2", lambda W, s: 2 * gap(W, s))
+    assert "Twice" in capsys.readouterr().out
+    assert not check("elbo-2", lambda W, s: -gap(W, s))
+    assert not check("elbo-2", lambda W, s: [gap(W, s)] * 2)
+    # 3. log-mean-exp
     assert check("elbo-3", lambda lw: torch.logsumexp(lw, 0) - math.log(lw.shape[0]))
     assert not check("elbo-3", lambda lw: torch.log(torch.exp(lw).mean(0)))
     assert "subtract the maximum" in capsys.readouterr().out
     assert not check("elbo-3", lambda lw: torch.logsumexp(lw, 0))
     assert not check("elbo-3", "not a function")
+    # 4. the PPCA threshold, against scipy's maximiser of the evidence along one direction
+    assert check("elbo-4", lambda lam, s: max(lam - s**2, 0.0))
+    assert not check("elbo-4", lambda lam, s: lam - s**2)
+    assert "boundary" in capsys.readouterr().out
+    assert not check("elbo-4", lambda lam, s: max(lam - s, 0.0))
+    assert "sigma^2" in capsys.readouterr().out
+    assert not check("elbo-4", lambda lam, s: 1 / 0)

@@ -211,6 +211,28 @@ def test_fit_ppca_matches_sklearn_pca():
         assert other.log_evidence(X).sum() < best
 
 
+def test_fit_ppca_with_a_fixed_noise_keeps_only_directions_above_it():
+    # data with covariance eigenvalues 4, 1, 0.25, 0.04 along random orthogonal axes
+    rng = np.random.default_rng(3)
+    U = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    X = rng.normal(size=(2000, 4)) * np.array([2.0, 1.0, 0.5, 0.2]) @ U.T
+    eig = PCA().fit(X).explained_variance_ * (len(X) - 1) / len(X)        # ML: divide by n
+    for sigma in (0.1, 0.4, 0.8, 1.5):
+        model = fit_ppca(X, 4, noise_std=sigma)
+        lengths = np.sort(np.sum(model.W ** 2, axis=0))[::-1]
+        np.testing.assert_allclose(lengths, np.maximum(eig - sigma ** 2, 0.0), atol=1e-10)
+        assert model.noise_std == sigma
+        # a maximum over W: small perturbations of W (nonzero columns included) lower log p(X)
+        best = model.log_evidence(X).sum()
+        for seed in range(5):
+            dW = 0.02 * np.random.default_rng(seed).normal(size=model.W.shape)
+            assert LinearGaussianModel(model.W + dW, model.b, sigma).log_evidence(X).sum() < best
+    with pytest.raises(ValueError, match="noise_std"):
+        fit_ppca(X, 2, noise_std=-1.0)
+    with pytest.raises(ValueError, match="smaller than the number of features"):
+        fit_ppca(X, 5, noise_std=0.5)
+
+
 def test_torch_wrapper_matches_the_model():
     model = make_model(5, 3, noise_std=0.4)
     x, _ = model.sample(4, random_state=0)

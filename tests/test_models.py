@@ -120,6 +120,54 @@ def test_elbo_of_the_model_matches_torch_distributions():
     torch.testing.assert_close(value, log_px_z - kl)
 
 
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_log_joint_is_likelihood_plus_prior(likelihood):
+    # against torch.distributions: Bernoulli (or Normal) pixels times a standard normal prior
+    kwargs = {"decoder_std": 0.3} if likelihood == "gaussian" else {}
+    model = make(likelihood=likelihood, **kwargs).double()
+    x = torch.bernoulli(torch.full((5, 12), 0.4, dtype=torch.float64),
+                        generator=torch.Generator().manual_seed(0))
+    z = torch.randn(7, 5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    decoded = model.decode(z)
+    pixels = (Bernoulli(logits=decoded) if likelihood == "bernoulli"
+              else Normal(decoded, 0.3))
+    expected = pixels.log_prob(x).sum(-1) + Normal(0.0, 1.0).log_prob(z).sum(-1)
+    got = model.log_joint(x, z)
+    assert got.shape == (7, 5)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-10)
+    # one image, many codes (the grid of chapter 3): x[None], z[:, None]
+    torch.testing.assert_close(model.log_joint(x[:1], z[:, :1]), expected[:, :1])
+    # any number of leading sample dimensions
+    assert model.log_joint(x, z[None]).shape == (1, 7, 5)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_pairwise_log_likelihood_is_the_broadcast_one(likelihood):
+    kwargs = {"decoder_std": 0.2} if likelihood == "gaussian" else {}
+    model = make(likelihood=likelihood, **kwargs).double()
+    X = torch.bernoulli(torch.full((4, 12), 0.5, dtype=torch.float64))
+    decoded = model.decode(torch.randn(9, 3, dtype=torch.float64))
+    pairs = model._log_likelihood_pairs(X, decoded)                        # (4, 9)
+    broadcast = model.log_likelihood(X, decoded[:, None].expand(9, 4, 12))  # (9, 4)
+    torch.testing.assert_close(pairs, broadcast.T, rtol=1e-12, atol=1e-9)
+
+
+def test_log_joint_bad_shapes():
+    model = make()
+    x = torch.rand(5, 12)
+    assert model.log_joint(x, torch.zeros(5, 3)).shape == (5,)   # no sample dimension: (batch,)
+    with pytest.raises(ValueError, match=r"\(n_samples, batch, latent_dim\).*x\[None\]"):
+        model.log_joint(x, torch.zeros(3))               # a single code, no batch
+    with pytest.raises(ValueError, match="n_samples, batch, latent_dim"):
+        model.log_joint(x, torch.zeros(2, 4, 3))         # batch differs
+    with pytest.raises(ValueError, match="n_samples, batch, latent_dim"):
+        model.log_joint(x, torch.zeros(2, 5, 2))         # latent_dim differs
+    with pytest.raises(ValueError, match="NaN"):
+        model.log_joint(x, torch.full((2, 5, 3), float("nan")))
+    with pytest.raises(ValueError, match=r"pixels in \[0, 1\]"):
+        model.log_joint(x * 255, torch.zeros(2, 5, 3))
+
+
 def test_repr_names_the_configuration():
     assert "decoder_std=0.1" in repr(VAE(4, 2, (3,), likelihood="gaussian", decoder_std=0.1))
 

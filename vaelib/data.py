@@ -26,10 +26,13 @@ import torch
 from ._validation import check_int, check_random_state
 
 __all__ = ["load_digits", "load_mnist", "load_split", "read_idx", "write_idx",
-           "train_test_split", "binarize", "DATASETS"]
+           "train_test_split", "binarize", "DATASETS", "TEST_BINARIZATION_SEED"]
 
 #: Names accepted by :func:`load_split` (and :func:`vaelib.train.pretrained`).
 DATASETS = ("digits", "mnist")
+
+#: Seed of the one fixed binarization of a test set (:func:`load_split`).
+TEST_BINARIZATION_SEED = 0
 
 #: Magic numbers of the IDX format: 0x0000, a type code (0x08 = unsigned byte), the
 #: number of dimensions.
@@ -244,7 +247,7 @@ def _take(a, index: np.ndarray):
     return np.asarray(a)[index]
 
 
-def load_split(dataset: str = "digits"):
+def load_split(dataset: str = "digits", binarize_test: bool = False):
     """The book's train/test split of a named dataset (20 % test, seed 0).
 
     The split every chapter and :func:`vaelib.train.pretrained` use, so a model trained
@@ -255,6 +258,11 @@ def load_split(dataset: str = "digits"):
     dataset : {"digits", "mnist"}
         ``"digits"``: :func:`load_digits` (1,437 train, 360 test);
         ``"mnist"``: :func:`load_mnist` with ``path=None`` (4,000 train, 1,000 test).
+    binarize_test : bool, default False
+        Return the test images as the book's one fixed binarization
+        ``binarize(X_test, TEST_BINARIZATION_SEED)``, on which every bound of a Bernoulli
+        decoder is a log-probability. The training images stay grey: training draws
+        them afresh every epoch (``vaelib.train.fit(..., binarize=True)``).
 
     Returns
     -------
@@ -262,7 +270,12 @@ def load_split(dataset: str = "digits"):
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}.")
-    return tuple(t.clone() for t in _split(dataset))
+    if not isinstance(binarize_test, bool):
+        raise TypeError(f"binarize_test must be True or False, got {binarize_test!r}.")
+    X_train, X_test, y_train, y_test = (t.clone() for t in _split(dataset))
+    if binarize_test:
+        X_test = binarize(X_test, TEST_BINARIZATION_SEED)
+    return X_train, X_test, y_train, y_test
 
 
 @functools.lru_cache(maxsize=None)

@@ -369,6 +369,32 @@ class LinearGaussianModel:
                     - np.sum(np.log(var), axis=1))
         return np.maximum(kl, 0.0)       # KL >= 0: clip rounding errors of order 1e-16
 
+    def weight_relative_variance(self, x, mu, std) -> np.ndarray:
+        """rho^2 = Var_q[w] / E_q[w]^2 of one importance weight w = p(x, z) / q(z), closed form.
+
+        ``vaelib.elbo.gaussian_weight_relative_variance`` with this model's exact
+        posterior N(m, P^{-1}) and q = N(mu, diag(std**2)): finite iff 2 diag(std**2) -
+        P^{-1} is positive definite (``vaelib.elbo.weight_variance_criterion``), else
+        ``inf``. The standard error of the log of an average of N weights is about
+        rho / sqrt(N) (the delta method).
+
+        Parameters
+        ----------
+        x : array-like, shape (n, input_dim)
+        mu, std : array-like, shape (n, latent_dim)
+
+        Returns
+        -------
+        ndarray, shape (n,)
+        """
+        from .elbo import gaussian_weight_relative_variance
+
+        x = self._check_x(x)
+        mu, std = self._check_q(mu, std, x.shape[0])
+        mean, cov = _posterior(x, self.W, self.b, self._noise_var)
+        cov_q = np.einsum("ij,nj->nij", np.eye(self.latent_dim), std ** 2)
+        return gaussian_weight_relative_variance(mu, cov_q, mean, cov)
+
     def elbo_estimate(self, x, mu, std, n_samples: int, random_state=None) -> np.ndarray:
         """Monte Carlo estimate of the ELBO with L samples (unbiased).
 
@@ -400,7 +426,7 @@ class LinearGaussianModel:
                        - _gaussian.log_normal_diag(z, mu, logvar), axis=0)
 
 
-def fit_ppca(X, latent_dim: int) -> LinearGaussianModel:
+def fit_ppca(X, latent_dim: int, noise_std: float | None = None) -> LinearGaussianModel:
     """Closed-form maximum-likelihood probabilistic PCA (Tipping & Bishop, 1999).
 
     With the sample mean x_bar, the sample covariance S = (1/n) sum_i (x_i - x_bar)
@@ -413,11 +439,23 @@ def fit_ppca(X, latent_dim: int) -> LinearGaussianModel:
     (the maximum is unique up to a rotation W -> W R; this returns R = I, for which
     W^T W is diagonal).
 
+    With the noise level held fixed (``noise_std`` = sigma), the maximum over W alone is
+
+        W = U_d max(Lambda_d - sigma**2 I, 0)^{1/2}:
+
+    a latent direction survives only if the data's variance along it exceeds the noise
+    variance, lambda_j > sigma**2; the others get a zero column, and their latent
+    coordinate is ignored by the decoder (the posterior equals the prior along it).
+    This is posterior collapse in a linear VAE (Lucas et al., 2019), and the threshold
+    the noise slider of chapter 4 moves.
+
     Parameters
     ----------
     X : array-like, shape (n_samples, input_dim)
     latent_dim : int
-        d, with 1 <= d < input_dim.
+        d, with 1 <= d < input_dim (d <= input_dim for a fixed ``noise_std``).
+    noise_std : float, optional
+        sigma held fixed; ``None`` (default) estimates it by maximum likelihood too.
 
     Returns
     -------
@@ -425,8 +463,10 @@ def fit_ppca(X, latent_dim: int) -> LinearGaussianModel:
     """
     X = check_array(X, "X", ndim=2)
     latent_dim = check_int(latent_dim, "latent_dim", minimum=1)
+    if noise_std is not None:
+        noise_std = check_std(noise_std, "noise_std")
     n_samples, input_dim = X.shape
-    if latent_dim >= input_dim:
+    if latent_dim > input_dim or (noise_std is None and latent_dim == input_dim):
         raise ValueError(f"latent_dim must be smaller than the number of features "
                          f"({input_dim}), got {latent_dim}: sigma**2 is the mean of the "
                          "discarded eigenvalues, so at least one must be left.")
@@ -436,6 +476,10 @@ def fit_ppca(X, latent_dim: int) -> LinearGaussianModel:
     S = (X - mean).T @ (X - mean) / n_samples
     eigvals, eigvecs = np.linalg.eigh(S)
     eigvals, eigvecs = eigvals[::-1], eigvecs[:, ::-1]               # descending
+    if noise_std is not None:
+        W = eigvecs[:, :latent_dim] * np.sqrt(np.maximum(eigvals[:latent_dim]
+                                                         - noise_std ** 2, 0.0))
+        return LinearGaussianModel(W, mean, noise_std)
     noise_var = float(np.mean(eigvals[latent_dim:]))
     if not noise_var > 1e-12 * max(float(eigvals[0]), 1e-300):
         raise ValueError("The discarded eigenvalues of the sample covariance are ~0, so the "

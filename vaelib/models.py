@@ -7,6 +7,7 @@ parameters phi)::
     p_theta(x | z)     = prod_j Bernoulli(x_j; sigmoid(f_theta(z)_j))   or
                        = prod_j N(x_j; g_theta(z)_j, decoder_std**2)    likelihood
     q_phi(z | x)       = N(z; mu_phi(x), diag(exp(logvar_phi(x))))      mean-field posterior
+    log p_theta(x, z)  = log p_theta(x | z) + log p(z)                   ``log_joint``
 
 Both networks are multilayer perceptrons with ReLU hidden layers, as in
 ``pytorch/examples`` ``vae/main.py`` (784-400-20 there). The encoder returns
@@ -16,6 +17,7 @@ Gaussian means) and accepts any number of leading Monte Carlo sample dimensions,
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -213,6 +215,53 @@ class VAE(nn.Module):
         if self.likelihood == "bernoulli":
             return _bernoulli_log_likelihood(x, decoded)
         return _gaussian_log_likelihood(x, decoded, self.decoder_std)
+
+    def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p_theta(x, z) = log p_theta(x | z) + log N(z; 0, I), per sample and example.
+
+        The integrand of the evidence p_theta(x) = int p_theta(x, z) dz: its logsumexp
+        over a grid of z is the exact log-evidence in two dimensions (chapter 3), and
+        minus log q_phi(z | x) it is the log importance weight (chapter 4).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, input_dim)
+        z : torch.Tensor, shape (n_samples, batch, latent_dim)
+            Codes, Monte Carlo samples first (any number of leading dimensions, or none).
+
+        Returns
+        -------
+        torch.Tensor, shape (n_samples, batch)
+            The leading dimensions of ``z``, then the batch.
+        """
+        dtype = self.fc_mu_logvar.weight.dtype
+        z = check_tensor(z, "z", dtype=dtype)
+        x = check_model_input(x, self)
+        if z.dim() < 2 or z.shape[-2:] != (x.shape[0], self.latent_dim):
+            raise ValueError(f"z must have shape (n_samples, batch, latent_dim) = (..., "
+                             f"{x.shape[0]}, {self.latent_dim}) for x of shape "
+                             f"{tuple(x.shape)}, got {tuple(z.shape)}. For one image and "
+                             "many codes pass x[None] and z[:, None].")
+        return self._log_joint(x, z)
+
+    def _log_joint(self, x, z):
+        """Unchecked kernel of :meth:`log_joint`."""
+        return self._log_likelihood(x, self._decode(z)) + _gaussian.log_std_normal(z)
+
+    def _log_likelihood_pairs(self, X, decoded):
+        """log p(x_i | z_g) for every pair of a row of X (n, D) and of decoded (G, D): (n, G).
+
+        The same likelihood as :meth:`_log_likelihood`, laid out as a matrix product so
+        that a whole grid of codes is scored against many images at once (the exact
+        evidence of chapter 3): Bernoulli, sum_j x_j l_j - softplus(l_j) = X l^T - 1
+        softplus(l)^T; Gaussian, -(|x|^2 - 2 x.m + |m|^2) / (2 sigma^2) - D log(sigma
+        sqrt(2 pi)). Pass float64 tensors: the Gaussian expansion cancels in float32.
+        """
+        if self.likelihood == "bernoulli":
+            return X @ decoded.T - F.softplus(decoded).sum(-1)
+        sq = (X ** 2).sum(-1)[:, None] - 2.0 * X @ decoded.T + (decoded ** 2).sum(-1)
+        return (-0.5 * sq / self.decoder_std ** 2
+                - X.shape[-1] * (math.log(self.decoder_std) + 0.5 * _gaussian.LOG_2PI))
 
     # -- helpers --------------------------------------------------------------------
     @torch.no_grad()
