@@ -58,16 +58,30 @@ def test_bayes_3(capsys):
 
 
 def test_bayes_4(capsys):
-    def right(x, m0, s0, sigma):
-        x = np.asarray(x)
-        prec = 1 / s0**2 + x.shape[0] / sigma**2
-        post_mean = (m0 / s0**2 + x.sum(0) / sigma**2) / prec
-        z = np.zeros(x.shape[1])                        # any z works
-        return (stats.norm.logpdf(x, z, sigma).sum() + stats.norm.logpdf(z, m0, s0).sum()
-                - stats.norm.logpdf(z, post_mean, prec**-0.5).sum())
+    """The checker accepts the identity and tells every other route from it."""
+    from scipy import integrate
 
-    assert check("bayes-4", right)
-    assert not check("bayes-4", lambda x, m0, s0, sigma: right(x, m0, s0, sigma) + 1)
+    def identity(z, log_likelihood, log_prior, log_posterior):
+        return log_likelihood(z) + log_prior(z) - log_posterior(z)
+
+    assert check("bayes-4", identity)
+    assert "used the identity" in capsys.readouterr().out
+
+    def by_integration(z, log_likelihood, log_prior, log_posterior):
+        # the evidence by 2-D quadrature: right values, but not the identity
+        f = lambda b, a: math.exp(log_likelihood(np.array([[a, b]]))[0]     # noqa: E731
+                                  + log_prior(np.array([[a, b]]))[0])
+        value, _ = integrate.dblquad(f, -8, 8, -8, 8, epsabs=0, epsrel=1e-9)
+        return np.full(len(z), math.log(value))
+
+    assert not check("bayes-4", by_integration)
+    assert "some other way" in capsys.readouterr().out
+    assert not check("bayes-4", lambda z, a, b, c: a(z) + b(z) + c(z))
+    assert "subtracts" in capsys.readouterr().out
+    assert not check("bayes-4", lambda z, a, b, c: -(a(z) + b(z) - c(z)))
+    assert "sign" in capsys.readouterr().out
+    assert not check("bayes-4", lambda z, a, b, c: (a(z) + b(z) - c(z)).sum())
+    assert "shape" in capsys.readouterr().out
     assert not check("bayes-4", lambda *args: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
     assert not check("bayes-4", 3.0)

@@ -471,9 +471,28 @@ def test_gmm_3_parameter_count(capsys):
 
 
 def test_gmm_4_symmetric_start(capsys):
+    """The final log-likelihood from three identical components: that of one Gaussian,
+    computed here with scipy from the chapter's data (independent of the checker)."""
+    from vaelib import gmm
     from vaelib.exercises import check
+    from vaelib.exercises.gmm import ex4_data
 
-    assert check("gmm-4", 1)
-    assert not check("gmm-4", 3)
-    assert "first E-step" in capsys.readouterr().out
-    assert not check("gmm-4", 1.5)
+    X = ex4_data()
+    one_gaussian = multivariate_normal(X.mean(0), np.cov(X.T, bias=True)).logpdf(X).mean()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gmm.ConvergenceWarning)
+        run = gmm.fit_gmm(X, 3, weights_init=np.full(3, 1 / 3),
+                          means_init=np.tile(X.mean(0), (3, 1)),
+                          precisions_init=np.tile(np.linalg.inv(np.cov(X.T, bias=True)), (3, 1, 1)),
+                          max_iter=50, tol=0.0)
+    assert run.log_likelihoods[-1] == pytest.approx(one_gaussian, abs=1e-9)
+    assert check("gmm-4", one_gaussian)
+    assert "single" in capsys.readouterr().out
+    assert not check("gmm-4", gmm.fit_gmm(X, 3, random_state=0).log_likelihoods[-1])
+    assert "k-means++" in capsys.readouterr().out
+    assert not check("gmm-4", 1)
+    assert "number of distinct components" in capsys.readouterr().out
+    assert not check("gmm-4", one_gaussian * 500)
+    assert "mean per point" in capsys.readouterr().out
+    assert not check("gmm-4", -3.5)
+    assert not check("gmm-4", "a saddle")

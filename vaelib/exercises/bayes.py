@@ -10,8 +10,9 @@ import numbers
 
 import numpy as np
 
+from .. import _gaussian
 from ..bayes import (beta_bernoulli_log_evidence, gaussian_log_evidence,
-                     gaussian_mc_relative_variance, gaussian_posterior)
+                     gaussian_log_likelihood, gaussian_mc_relative_variance, gaussian_posterior)
 from . import checker
 
 # bayes-1: one latent coordinate, prior N(1, 2²), noise σ = 1, four observations
@@ -23,7 +24,7 @@ EX2_X = np.array([1, 1, 0, 1, 1, 1, 0, 1, 1, 1])
 EX2_PRIOR_UNIFORM = (1.0, 1.0)
 EX2_PRIOR_FAIR = (50.0, 50.0)
 
-# bayes-3: D = 20 coordinates, each with one observation x_d = 1, prior N(0, 1), σ = 0.5
+# bayes-3: d = 20 coordinates, each with one observation x_d = 1, prior N(0, 1), σ = 0.5
 EX3_LATENT_DIM, EX3_NOISE_STD, EX3_TARGET = 20, 0.5, 0.1
 
 
@@ -104,7 +105,7 @@ def _check_samples_needed(answer):
     answer, expected = float(answer), ex3_answer()
     if math.isclose(answer, expected, rel_tol=0.01):
         return True, (f"Right: about {expected:.3g} prior samples for a 10 % relative error "
-                      "at D = 20; the factor 1 + ρ² is raised to the power D.")
+                      "at d = 20; the factor 1 + ρ² is raised to the power d.")
     one_dim = gaussian_mc_relative_variance(np.ones((1, 1)), 0.0, 1.0, EX3_NOISE_STD)
     if math.isclose(answer, one_dim * EX3_LATENT_DIM / EX3_TARGET**2, rel_tol=0.01):
         return False, ("You added the per-coordinate ρ² over the 20 coordinates; it is 1 + ρ² "
@@ -116,23 +117,73 @@ def _check_samples_needed(answer):
                    "ρ₁² for one coordinate, then ρ² = (1 + ρ₁²)^20 − 1 and L = ρ² / 0.1².")
 
 
-@checker("bayes-4")
-def _check_evidence_via_bayes(answer):
-    if not callable(answer):
-        return False, ("Give a function log_evidence_via_bayes(x, prior_mean, prior_std, "
-                       "noise_std) that returns a float.")
+def _bayes4_model():
+    """The conjugate model the bayes-4 checker uses: n = 3 observations, d = 2."""
     rng = np.random.default_rng(2024)
-    cases = [((1, 1), 0.0, 1.0, 0.5), ((5, 3), 0.7, 2.0, 0.3), ((2, 4), -1.0, 0.5, 1.5)]
-    for (n, D), m0, s0, sigma in cases:
-        x = m0 + s0 * rng.standard_normal(D) + sigma * rng.standard_normal((n, D))
+    m0, s0, sigma = 0.7, 1.5, 0.6
+    x = m0 + s0 * rng.standard_normal(2) + sigma * rng.standard_normal((3, 2))
+    post_mean, post_std = gaussian_posterior(x, m0, s0, sigma)
+    z = np.array([[0.0, 0.0], [1.0, -2.0], [-1.5, 0.5], [3.0, 3.0], [0.2, 1.1]])
+    pieces = {
+        "log_likelihood": lambda v: gaussian_log_likelihood(v, x, sigma),
+        "log_prior": lambda v: _gaussian.log_normal_iso(v, m0, s0),
+        "log_posterior": lambda v: _gaussian.log_normal_iso(v, post_mean, float(post_std[0])),
+    }
+    wrong = lambda v: _gaussian.log_normal_iso(v, post_mean + 0.5, float(post_std[0]))  # noqa
+    return z, pieces, wrong, gaussian_log_evidence(x, m0, s0, sigma)
+
+
+@checker("bayes-4")
+def _check_evidence_at(answer):
+    signature = ("log_evidence_at(z, log_likelihood, log_prior, log_posterior), with z of "
+                 "shape (k, d) and three functions mapping z to shape (k,)")
+    if not callable(answer):
+        return False, f"Give the function itself: {signature}."
+    z, pieces, wrong_posterior, evidence = _bayes4_model()
+    terms = {name: f(z) for name, f in pieces.items()}
+    try:
+        value = np.asarray(answer(z.copy(), **pieces), dtype=float)
+    except TypeError:
         try:
-            value = float(answer(x, m0, s0, sigma))
-        except Exception as exc:  # the reader's code: report, do not crash the notebook
-            return False, f"Your function raised {type(exc).__name__}: {exc}"
-        expected = gaussian_log_evidence(x, m0, s0, sigma)
-        if not math.isclose(value, expected, abs_tol=1e-8):
-            return False, (f"For x of shape {x.shape} you return {value:.6g}, the evidence is "
-                           f"{expected:.6g}. Sum log-densities over all n·D numbers in "
-                           "log p(x|z) and over the D coordinates of log p(z) and log p(z|x).")
-    return True, ("Right, on three models of different shapes: knowing the normalised "
-                  "posterior at one point is the same as knowing the evidence.")
+            value = np.asarray(answer(z.copy(), *pieces.values()), dtype=float)
+        except Exception as exc:  # the reader's code: report it, do not crash
+            return False, f"Calling {signature} raised {type(exc).__name__}: {exc}"
+    except Exception as exc:
+        return False, f"Calling {signature} raised {type(exc).__name__}: {exc}"
+    if value.shape != (z.shape[0],):
+        return False, (f"Return one value per row of z, shape ({z.shape[0]},); got shape "
+                       f"{value.shape}. Sum over coordinates inside the three functions, not "
+                       "over the points.")
+    if not np.allclose(value, evidence, atol=1e-8):
+        lik, prior, post = terms["log_likelihood"], terms["log_prior"], terms["log_posterior"]
+        if np.allclose(value, lik + prior + post, atol=1e-8):
+            return False, "You added log p(z|x); the identity subtracts it."
+        if np.allclose(value, -evidence, atol=1e-8):
+            return False, "Right size, wrong sign: log p(x) = log p(x|z) + log p(z) - log p(z|x)."
+        if np.allclose(value, lik - post, atol=1e-8) or np.allclose(value, lik + prior, atol=1e-8):
+            return False, "A term is missing: the identity has log p(x|z), log p(z) and log p(z|x)."
+        return False, (f"With the exact posterior every point should give log p(x) = "
+                       f"{evidence:.6g}; you return values from {value.min():.6g} to "
+                       f"{value.max():.6g}. Use log p(x|z) + log p(z) - log p(z|x).")
+    # the exact posterior gives the evidence at every z: so does any other route. A wrong
+    # posterior separates the identity (values that vary with z) from every other route.
+    try:
+        value_wrong = np.asarray(answer(z.copy(), pieces["log_likelihood"],
+                                        pieces["log_prior"], wrong_posterior), dtype=float)
+    except Exception as exc:
+        return False, f"With another posterior function your code raised {type(exc).__name__}: {exc}"
+    identity = terms["log_likelihood"] + terms["log_prior"] - wrong_posterior(z)
+    if np.allclose(value_wrong, identity, atol=1e-8):
+        return True, ("Right, and you used the identity: with the exact posterior it gives "
+                      f"log p(x) = {evidence:.4f} at every z, and with a wrong posterior its "
+                      f"values change with z (here from {identity.min():.4f} to "
+                      f"{identity.max():.4f}), exactly as log p(x|z) + log p(z) - log q(z) "
+                      "does. A normalised posterior at one point is the evidence.")
+    if np.allclose(value_wrong, evidence, atol=1e-6):
+        return False, ("Your values are right, but they stay equal to the evidence when the "
+                       "posterior function is wrong: your function computes log p(x) some "
+                       "other way (an integral, or a closed form) instead of with the identity. "
+                       "Use only the three functions you are given.")
+    return False, ("With the exact posterior your values are right, but with another "
+                   "posterior function they are not log p(x|z) + log p(z) - log p(z|x): use "
+                   "the log_posterior you are given.")

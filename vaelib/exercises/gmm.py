@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 from scipy.stats import norm
 
-from ..gmm import log_gaussian_prob, log_likelihood, n_parameters
+from ..gmm import fit_gmm, log_gaussian_prob, log_likelihood, n_parameters, sample_gmm
 from . import checker
 
 # gmm-1: a 1-D mixture of two Gaussians and one point
@@ -159,17 +159,52 @@ def _check_n_parameters(answer):
                   f"{784 * 785 // 2:,} parameters.")
 
 
+# gmm-4: the chapter's data, drawn from its three-component mixture with random_state=1
+EX4_WEIGHTS = np.array([0.45, 0.35, 0.20])
+EX4_MEANS = np.array([[-2.0, 0.0], [2.0, 0.5], [0.0, 3.0]])
+EX4_COVARIANCES = np.array([[[1.0, 0.6], [0.6, 0.8]], [[0.6, -0.3], [-0.3, 0.9]],
+                            [[0.5, 0.0], [0.0, 0.3]]])
+
+
+def ex4_data() -> np.ndarray:
+    """The 500 points X of chapter 2."""
+    return sample_gmm(500, EX4_WEIGHTS, EX4_MEANS, EX4_COVARIANCES, random_state=1)[0]
+
+
+def ex4_answer() -> float:
+    """Mean log-likelihood after 50 EM iterations from the symmetric start: that of the
+    best single Gaussian (the start is a fixed point of EM)."""
+    X = ex4_data()
+    return float(log_likelihood(X, [1.0], X.mean(axis=0)[None],
+                                np.cov(X.T, bias=True)[None]).mean())
+
+
 @checker("gmm-4")
 def _check_symmetric_start(answer):
-    if not _is_number(answer) or float(answer) != int(answer):
-        return False, "Give a whole number: how many distinct components EM ends with."
-    answer = int(answer)
-    if answer == 1:
-        return True, ("Right: identical components get identical responsibilities (1/K "
-                      "each), so the M-step returns identical components again. EM sits on "
-                      "a stationary point, the best single Gaussian, and never leaves it: "
-                      "it needs asymmetry in the start to split the data.")
-    if answer == 3:
-        return False, ("Look at the first E-step: if all components are equal, what is "
-                       "p(z = k | x) for each k? What does the M-step then make of them?")
-    return False, "Not quite. Run a few EM steps from that start and compare the means."
+    if not _is_number(answer):
+        return False, ("Give one number: the mean log-likelihood per point after 50 EM "
+                       "iterations from the symmetric start (about -3.9 to -3.3 nats).")
+    answer, expected = float(answer), ex4_answer()
+    if math.isclose(answer, expected, abs_tol=1e-6):
+        return True, (f"Right: ℓ = {expected:.6f}, the log-likelihood of the best *single* "
+                      "Gaussian. Identical components get identical responsibilities (1/K "
+                      "each), so the M-step returns identical components again: EM never "
+                      "leaves the symmetric start, which is a stationary point but not a "
+                      "maximum.")
+    X = ex4_data()
+    kmeans_pp = fit_gmm(X, 3, random_state=0).log_likelihoods[-1]
+    true_value = float(log_likelihood(X, EX4_WEIGHTS, EX4_MEANS, EX4_COVARIANCES).mean())
+    if math.isclose(answer, kmeans_pp, abs_tol=1e-4):
+        return False, ("That is the k-means++ fit's log-likelihood. From three identical "
+                       "components EM cannot get there: look at the responsibilities after "
+                       "the first E-step.")
+    if math.isclose(answer, true_value, abs_tol=1e-4):
+        return False, "That is the log-likelihood of the true parameters, not of EM's end point."
+    if answer == int(answer) and 1 <= answer <= 3:
+        return False, ("The exercise asks for the final mean log-likelihood (a number like "
+                       "-3.9), not the number of distinct components.")
+    if math.isclose(answer, expected * len(X), rel_tol=1e-6):
+        return False, "That is the total log-likelihood; give the mean per point."
+    return False, ("Not quite. Start with weights 1/3, every mean at X.mean(axis=0) and every "
+                   "precision np.linalg.inv(np.cov(X.T, bias=True)); run max_iter=50, tol=0; "
+                   "report fit.log_likelihoods[-1].")
