@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import colab_cell  # noqa: E402  (tools/colab_cell.py)
 
-#: False while the chapters are being rewritten: a chapter without the cell is skipped
-#: (the how-to page must have it). Set to True once every chapter starts with it.
-CHAPTERS_MUST_HAVE_IT = False
+#: Every chapter starts with the cell (True since the second edition). False would skip a
+#: chapter without it (for a chapter being rewritten); the how-to page must always have it.
+CHAPTERS_MUST_HAVE_IT = True
 
 NOTEBOOKS = sorted(ROOT.glob("chapters/*.ipynb")) + sorted(ROOT.glob("pages/*.ipynb"))
 
