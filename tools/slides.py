@@ -304,8 +304,11 @@ def _code_cell(cell, kind: str):
     if show(cell) == "output":
         new.metadata["tags"] = ["remove-input"]
     outputs = []
+    # a slider's cell shows the slider alone: text it prints (a table) would push the
+    # slider below the bottom of the slide; it stays in the chapter
+    drop = ("stderr", "stdout") if is_explorer(cell) else ("stderr",)
     for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+        if out.get("output_type") == "stream" and out.get("name") in drop:
             continue
         out = nbformat.from_dict(json.loads(json.dumps(out)))
         if "data" in out:   # the kernel-free slider, never a widget view without a kernel
