@@ -14,20 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import colab_cell  # noqa: E402  (tools/colab_cell.py)
 
-#: Every chapter starts with the cell (True since the second edition). False would skip a
-#: chapter without it (for a chapter being rewritten); the how-to page must always have it.
-CHAPTERS_MUST_HAVE_IT = True
-
 NOTEBOOKS = sorted(ROOT.glob("chapters/*.ipynb")) + sorted(ROOT.glob("pages/*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_notebook_starts_with_the_colab_cell(path):
     first = nbformat.read(path, as_version=4).cells[0]
-    has_it = first.get("id") == colab_cell.CELL_ID or first.source.startswith("# In Colab")
-    if not has_it and path.parent.name == "chapters" and not CHAPTERS_MUST_HAVE_IT:
-        pytest.skip("the chapter authors add the Colab cell: "
-                    f"python tools/colab_cell.py {path.relative_to(ROOT)}")
     assert first.cell_type == "code" and first.source == colab_cell.source(), (
         f"{path.name} must start with the Colab cell: run "
         f"python tools/colab_cell.py {path.relative_to(ROOT)}")
